@@ -138,7 +138,12 @@ def _field_path(loc: tuple[int | str, ...], data: Any) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
-            if i >= 1 and loc[i - 1] == "labs" and isinstance(node, dict) and isinstance(node.get("test"), str):
+            if (
+                i >= 1
+                and loc[i - 1] == "labs"
+                and isinstance(node, dict)
+                and isinstance(node.get("test"), str)
+            ):
                 out += f" ({node['test']})"
         else:
             if _is_branch_marker(part):
@@ -183,8 +188,10 @@ def parse_case(data: Any) -> Case:
             path = _field_path(loc, data)
             # A union (number | positive/negative, id | object) reports one error per branch. When a deeper
             # error explains the same field (product.formulation), the shallow branch error says nothing.
-            if isinstance(loc[-1], str) and _is_branch_marker(loc[-1]) and any(
-                _field_path(tuple(o["loc"]), data).startswith(path + ".") for o in errors
+            if (
+                isinstance(loc[-1], str)
+                and _is_branch_marker(loc[-1])
+                and any(_field_path(tuple(o["loc"]), data).startswith(path + ".") for o in errors)
             ):
                 continue
             if path in seen:

@@ -127,6 +127,8 @@ class Phase(_Value):
     until: str | None
     lifelong: bool
     interval_range_days: tuple[int, int] | None = None
+    review_after_days: int | None = Field(default=None, description="Open-ended phase: review after days.")
+    tablets_per_dose: int | None = None
     description: str = ""
     rules: list[str] = Field(default_factory=list)
 
@@ -134,6 +136,7 @@ class Phase(_Value):
 class Regimen(_Value):
     formulation: Formulation
     product: ProductUse
+    oral_product: ProductUse | None = None
     phases: list[Phase]
     supply: Supply | None = None
     rules: list[str] = Field(default_factory=list)
@@ -175,6 +178,7 @@ class Plan(_Value):
     generated_for: dt.date = Field(description="The start date the calendar is anchored to.")
     horizon_months: int
     assessment: Assessment
+    decision: str = Field(default="", description="The treatment decision in one sentence.")
     regimen: Regimen | None
     events: list[Event]
     alerts: list[Alert]
