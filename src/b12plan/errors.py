@@ -4,7 +4,8 @@
     ├── UserError (ValueError)        the user's input cannot be used; exit code 2, no traceback
     │   ├── CaseError                 one or more `field: problem` items in a case
     │   ├── UnknownRulesetError       a rule set id that is not shipped
-    │   └── UnknownProductError       a product id that is not in the catalogue
+    │   ├── UnknownProductError       a product id that is not in the catalogue
+    │   └── UnknownPatientError       a patient id that is not in the record store
     └── DataError (RuntimeError)      a shipped data file is wrong: a bug in b12plan, exit code 3
 
 User errors name the field and the problem; they never carry patient values beyond what the user typed.
@@ -19,6 +20,7 @@ __all__ = [
     "CaseError",
     "DataError",
     "FieldProblem",
+    "UnknownPatientError",
     "UnknownProductError",
     "UnknownRulesetError",
     "UserError",
@@ -68,6 +70,10 @@ class UnknownRulesetError(UserError):
 
 class UnknownProductError(UserError):
     """A product id that is not in the product catalogue."""
+
+
+class UnknownPatientError(UserError):
+    """A patient id (the pseudonymous reference) that the record store does not hold."""
 
 
 class DataError(B12planError, RuntimeError):

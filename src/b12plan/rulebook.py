@@ -14,11 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from b12plan.domain.followup.sites import Site, parse_sites
 from b12plan.domain.products import Catalogue, parse_catalogue
 from b12plan.domain.rules import RuleSet
 from b12plan.errors import DataError, FieldProblem, UnknownRulesetError
 
-__all__ = ["load_catalogue", "load_ruleset", "parse_ruleset", "ruleset_ids"]
+__all__ = ["load_catalogue", "load_ruleset", "load_sites", "parse_ruleset", "ruleset_ids"]
 
 DEFAULT_RULESET = "nice-ng239"
 
@@ -94,3 +95,9 @@ def load_ruleset(ruleset_id: str) -> RuleSet:
 def load_catalogue() -> Catalogue:
     """The shipped product catalogue."""
     return parse_catalogue((_data() / "products.toml").read_text(encoding="utf-8"))
+
+
+@cache
+def load_sites() -> tuple[Site, ...]:
+    """The shipped injection sites (`data/sites.toml`), in rotation order."""
+    return parse_sites((_data() / "sites.toml").read_text(encoding="utf-8"))

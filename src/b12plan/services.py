@@ -88,8 +88,19 @@ def plan_document(
     return make_plan(case, rules, load_catalogue(), today=today, horizon_months=horizon_months)
 
 
-def render_plan(plan: Plan, fmt: str, *, tz: str = "Europe/London") -> str | bytes:
-    """One plan in one output format: str for text formats, bytes for pdf and ics."""
+def render_plan(
+    plan: Plan,
+    fmt: str,
+    *,
+    tz: str = "Europe/London",
+    calendar_id: str = "b12plan",
+    now: dt.datetime | None = None,
+) -> str | bytes:
+    """One plan in one output format: str for text formats, bytes for pdf and ics.
+
+    `calendar_id` must be stable per person (the patient id) so that an updated plan's calendar replaces
+    the old events instead of duplicating them; `now` stamps the calendar so the later export wins.
+    """
     if fmt == "json":
         return json.dumps(plan.to_json_dict(), indent=2, ensure_ascii=False) + "\n"
     if fmt in ("text", "markdown", "html", "pdf"):
@@ -105,7 +116,7 @@ def render_plan(plan: Plan, fmt: str, *, tz: str = "Europe/London") -> str | byt
     if fmt == "ics":
         from b12plan.adapters.icalendar import plan_to_ics
 
-        return plan_to_ics(plan, tz=tz, calendar_id=f"plan-{plan.generated_for.isoformat()}")
+        return plan_to_ics(plan, tz=tz, calendar_id=calendar_id, stamp=now)
     if fmt == "fhir":
         from b12plan.adapters.fhir import plan_to_fhir_bundle
 

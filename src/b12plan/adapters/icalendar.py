@@ -31,7 +31,7 @@ from b12plan.domain.plan import Event as PlanEvent
 from b12plan.domain.plan import Phase, Plan
 from b12plan.errors import FieldProblem, UserError
 
-__all__ = ["PRODID", "event_uid", "plan_to_ics"]
+__all__ = ["PRODID", "event_uid", "plan_to_ics", "vtimezone"]
 
 PRODID = "-//b12plan//EN"
 _UID_NAMESPACE = uuid.UUID("6f1b9d4e-2a57-4c1e-9a43-0b12b12b1200")
@@ -85,7 +85,9 @@ def plan_to_ics(
 
     Each event starts at `event_time`, local time in the IANA zone `tz`. `calendar_id` identifies this
     person's calendar (not their name: it is hashed into the UIDs). Raise `sequence` when re-issuing
-    changed events by hand; `stamp` (DTSTAMP, UTC) defaults to now, so a later export wins anyway.
+    changed events by hand. `stamp` is DTSTAMP, the time of export: the caller passes its clock (adapters
+    read none), so a later export of the same UIDs wins; without it, midnight UTC of the plan's start date
+    keeps the output reproducible.
     """
     if not calendar_id.strip():
         raise UserError([FieldProblem("calendar_id", "must not be empty")])
@@ -93,7 +95,11 @@ def plan_to_ics(
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise UserError([FieldProblem("tz", f"{tz!r} is not a known IANA time zone")]) from None
-    stamp = (stamp or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    if stamp is None:
+        stamp = dt.datetime.combine(plan.generated_for, dt.time(0), tzinfo=dt.UTC)
+    elif stamp.utcoffset() is None:
+        raise ValueError("stamp needs a UTC offset (an aware datetime)")
+    stamp = stamp.astimezone(dt.UTC)
 
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -289,9 +295,9 @@ def vtimezone(tz: str, years: Iterable[int]) -> Timezone:
     keys = {year: sorted(t.rule_key() for t in by_year[year]) for year in span}
     yearly = len({tuple(k) for k in keys.values()}) == 1 and len(keys[span[0]]) == 2
     if yearly:
-        first = by_year[span[0]]
-        high = max(t.offset_to for t in first)
-        for t in first:
+        pair = by_year[span[0]]
+        high = max(t.offset_to for t in pair)
+        for t in pair:
             month, byday, _, _, _, _ = t.rule_key()
             rrule = {"FREQ": "YEARLY", "BYMONTH": month, "BYDAY": byday}
             vtz.add_component(

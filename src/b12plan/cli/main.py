@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from b12plan import __version__, services
+from b12plan.cli import record
 from b12plan.errors import B12planError, UserError
 
 __all__ = ["app", "run"]
@@ -76,8 +77,11 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    db: record.DbOption = None,
+    user: record.UserOption = None,
 ) -> None:
     """Plan and follow vitamin B12 injection treatment."""
+    record.configure(db=db, user=user)
 
 
 CaseArg = Annotated[
@@ -100,6 +104,11 @@ def plan(
     ] = None,
     horizon: Annotated[int, typer.Option(help="Months of maintenance to put in the calendar.")] = 12,
     tz: Annotated[str, typer.Option(help="Time zone for --format ics.")] = "Europe/London",
+    calendar_id: Annotated[
+        str, typer.Option(help="Stable calendar id for --format ics (e.g. the patient id).")
+    ] = "b12plan",
+    patient: Annotated[str | None, typer.Option(help="Save the plan as this patient's next version.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why the plan changed (with --patient).")] = None,
 ) -> None:
     """Write the treatment plan for one case."""
 
@@ -108,7 +117,11 @@ def plan(
             raise UserError(f"--format: {format!r} is not a format; use one of {', '.join(services.FORMATS)}")
         data = _load(case)
         result = services.plan_document(data, today=dt.date.today(), ruleset=ruleset, horizon_months=horizon)
-        _write(services.render_plan(result, format, tz=tz))
+        now = dt.datetime.now(dt.UTC)
+        rendered = services.render_plan(result, format, tz=tz, calendar_id=calendar_id, now=now)
+        if patient is not None:  # saved only once the plan has rendered
+            record.save_plan_version(data, result, patient=patient, reason=reason)
+        _write(rendered)
 
     _guard(go)
 
@@ -145,7 +158,10 @@ def rulesets() -> None:
     def go() -> None:
         from b12plan.rulebook import load_ruleset, ruleset_ids
 
-        table = Table("id", "version", "title", "jurisdiction", title="Rule sets (first is the default)")
+        table = Table(title="Rule sets (first is the default)")
+        table.add_column("id", no_wrap=True)  # the id is what people type: never cut it short
+        for heading in ("version", "title", "jurisdiction"):
+            table.add_column(heading)
         for rid in ruleset_ids():
             meta = load_ruleset(rid).ruleset
             table.add_row(meta.id, meta.version, meta.title, meta.jurisdiction)
@@ -191,7 +207,10 @@ def products(
         if format == "json":
             _write(json.dumps([p.model_dump(mode="json") for p in cat.products], indent=2))
             return
-        table = Table("id", "name", "strength", "container", "routes", title="Products")
+        table = Table(title="Products")
+        table.add_column("id", no_wrap=True)  # the id is what a case names: never cut it short
+        for heading in ("name", "strength", "container", "routes"):
+            table.add_column(heading)
         for p in cat.products:
             strength = (
                 f"{p.strength_mcg_per_ml:g} mcg/mL" if p.strength_mcg_per_ml else f"{p.strength_mcg:g} mcg"
@@ -211,6 +230,9 @@ def products(
 def example() -> None:
     """Print an example case to start from: `b12plan example > case.json`."""
     _write(services.example_case_text())
+
+
+record.register(app)
 
 
 def run() -> None:

@@ -196,7 +196,7 @@ def _next_tests(f: Findings, rules: RuleSet, notes: _Notes) -> list[LabTest]:
     open_question = status in (Status.DEFICIENT, Status.INDETERMINATE)
     conditions = {
         "indeterminate": status is Status.INDETERMINATE,
-        "insufficient": status in (Status.INSUFFICIENT_DATA, Status.UNINTERPRETABLE) and not pregnant,
+        "insufficient": status is Status.INSUFFICIENT_DATA and not pregnant,
         "pregnant": pregnant and status is not Status.UNLIKELY and not f.measured(LabTest.HOLOTC),
         "n2o": n2o and not (f.measured(LabTest.HOMOCYSTEINE) or f.measured(LabTest.MMA)),
         "cause_unknown": status is Status.DEFICIENT and f.group == "unknown" and not f.measured(LabTest.IFAB),

@@ -93,8 +93,10 @@ class CustomProduct(_Strict):
     """A product described by formulation and strength instead of a catalogue id."""
 
     formulation: Formulation
-    strength_mcg_per_ml: Annotated[float | None, Field(gt=0, description="Injection strength.")] = None
-    container_ml: Annotated[float | None, Field(gt=0)] = None
+    strength_mcg_per_ml: Annotated[
+        float | None, Field(ge=1, le=100000, description="Injection strength (1 to 100000 mcg/mL).")
+    ] = None
+    container_ml: Annotated[float | None, Field(ge=0.1, le=100, description="0.1 to 100 mL.")] = None
     multi_dose: bool = False
     form: Literal["injection", "tablet"] = "injection"
     strength_mcg: Annotated[float | None, Field(gt=0, description="Tablet strength (form tablet).")] = None

@@ -151,6 +151,7 @@ class Event(_Value):
     syringe_units: float | None = None
     route: Route | None = None
     tests: list[LabTest] | None = None
+    phase: int | None = Field(default=None, description="Index of the regimen phase of a dose.")
     note: str | None = None
     provisional: bool = False
     rules: list[str] = Field(default_factory=list)
@@ -183,6 +184,7 @@ class Plan(_Value):
     events: list[Event]
     alerts: list[Alert]
     expectations: list[Expectation] = Field(default_factory=list)
+    red_flags: list[Alert] = Field(default_factory=list, description="Get help the same day if...")
     mistakes: list[Alert] = Field(default_factory=list, description="Common mistakes to avoid.")
     reasons: list[Reason]
     disclaimer: str

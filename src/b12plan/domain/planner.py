@@ -11,8 +11,9 @@ from b12plan.domain import products as dose
 from b12plan.domain.assessment import assess
 from b12plan.domain.case import Case
 from b12plan.domain.codes import EventKind, Route
+from b12plan.domain.findings import Findings
 from b12plan.domain.labs import read_labs
-from b12plan.domain.plan import Alert, Expectation, Plan, Reason, Regimen, RulesetRef
+from b12plan.domain.plan import Alert, Event, Expectation, Plan, Reason, Regimen, RulesetRef
 from b12plan.domain.products import Catalogue
 from b12plan.domain.regimen import RegimenChoice, select_regimen
 from b12plan.domain.rules import ExpectRule, MistakeRule, RuleSet
@@ -35,8 +36,24 @@ def _with_supply(
     regimen, product = choice.regimen, choice.product
     if regimen is None or product is None or not events_doses:
         return regimen
+    if product.form == "injection" and product.container_ml is None:
+        return regimen  # a product described without its container size: volumes, but no supply count
     supply = dose.supply_for(events_doses, product, catalogue.defaults.syringe)
     return regimen.model_copy(update={"supply": supply})
+
+
+def _hold_for_inr(findings: Findings, events: list[Event], rules: RuleSet) -> list[Event]:
+    """INR above its range: no IM injection now, so every IM date waits for an INR back in range."""
+    alert = rules.alert("ANTICOAGULANT_IM")
+    if findings.inr_above is None or alert is None:
+        return events
+    note = "Only once the INR is back in its range: dates move with the first dose."
+    return [
+        e.model_copy(update={"provisional": True, "note": note, "rules": [*e.rules, alert.id]})
+        if e.kind is EventKind.INJECTION and e.route is Route.IM
+        else e
+        for e in events
+    ]
 
 
 def _reasons(rules: RuleSet, ids: list[str]) -> list[Reason]:
@@ -59,20 +76,32 @@ def make_plan(
     labs = read_labs(case, rules)
     findings = assess(case, labs, rules)
     choice = select_regimen(findings, rules, catalogue)
-    events = build_schedule(findings, choice.regimen, rules, start, horizon_months)
-    injections = [(e.date, e.dose_mcg) for e in events if e.kind is EventKind.INJECTION and e.dose_mcg]
-    regimen = _with_supply(choice, injections, catalogue)
+    try:
+        events = build_schedule(
+            findings, choice.regimen, rules, start, horizon_months, prophylaxis=choice.prophylaxis
+        )
+        events = _hold_for_inr(findings, events, rules)
+        injections = [(e.date, e.dose_mcg) for e in events if e.kind is EventKind.INJECTION and e.dose_mcg]
+        regimen = _with_supply(choice, injections, catalogue)
+    except OverflowError:  # the calendar (or a vial's discard date) would run past 9999-12-31
+        problem = f"{start.isoformat()} is too far in the future for a {horizon_months}-month plan"
+        raise CaseError([FieldProblem("start_date", problem)]) from None
     alerts = check_safety(findings, choice, rules, catalogue)
     treated = regimen is not None
     expectations = [
         Expectation(after=r.after, what=r.what, rules=[r.id])
         for r in rules.of(ExpectRule)
-        if treated and (r.when == "treated" or findings.neurological)
+        if treated and not choice.prophylaxis and (r.when == "treated" or findings.neurological)
     ]
     mistakes = [
         Alert(code=r.code, level="info", message=r.message, source=rules.source_url(r), rules=[r.id])
         for r in rules.of(MistakeRule)
-        if r.when == "always" or treated
+        if r.role == "mistake" and (r.when == "always" or treated)
+    ]
+    red_flags = [
+        Alert(code=r.code, level="critical", message=r.message, source=rules.source_url(r), rules=[r.id])
+        for r in rules.of(MistakeRule)
+        if r.role == "red_flag" and (r.when == "always" or treated)
     ]
     a = findings.assessment
     used: list[str] = [rid for ids in a.rules.values() for rid in ids]
@@ -81,7 +110,7 @@ def make_plan(
     if regimen is not None:
         used += regimen.rules + [rid for p in regimen.phases for rid in p.rules]
     used += [rid for e in events for rid in e.rules]
-    used += [rid for x in [*alerts, *mistakes] for rid in x.rules]
+    used += [rid for x in [*alerts, *red_flags, *mistakes] for rid in x.rules]
     used += [rid for x in expectations for rid in x.rules]
     if any(rules.rule(rid).evidence == "D" for rid in used):
         design = make_alert(rules, "DESIGN_RULE")
@@ -104,6 +133,7 @@ def make_plan(
         events=events,
         alerts=alerts,
         expectations=expectations,
+        red_flags=red_flags,
         mistakes=mistakes,
         reasons=_reasons(rules, used),
         disclaimer=DISCLAIMER,

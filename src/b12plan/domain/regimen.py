@@ -35,6 +35,7 @@ class RegimenChoice:
     product: Product | None
     oral_product: Product | None
     in_hand: Product | None = None
+    prophylaxis: bool = False
     notices: list[Notice] = field(default_factory=list)
     rules_used: list[str] = field(default_factory=list)
     why_none: str = ""
@@ -44,7 +45,7 @@ def _should_treat(f: Findings, rules: RuleSet, choice: RegimenChoice) -> tuple[b
     """(treat, prophylaxis)."""
     if f.status is Status.DEFICIENT:
         return True, False
-    if f.case.treatment_started is not None:
+    if f.case.treatment_started is not None and f.status is not Status.UNLIKELY:
         return True, False
     unconfirmed = f.status in (Status.INDETERMINATE, Status.INSUFFICIENT_DATA, Status.UNINTERPRETABLE)
     if unconfirmed and (f.neurological or f.severe_anaemia):
@@ -77,7 +78,10 @@ def _candidates(
         and (r.neurological is None or r.neurological == f.neurological)
         and (formulation is None or r.formulation == formulation)
     ]
-    if f.case.preferences.route in (Route.IM, Route.SC):
+    if formulation is None:  # nothing in hand to match: the rule set's own formulation comes first
+        found.sort(key=lambda r: r.formulation is not rules.ruleset.default_formulation)
+    if f.case.preferences.route in (Route.IM, Route.SC) or f.case.patient.pregnant:
+        # injections asked for, or pregnancy (IM hydroxocobalamin is standard): all-injection regimens first
         found.sort(key=lambda r: any(p.route == "oral" for p in r.phases))
     return found
 
@@ -120,7 +124,12 @@ def _pick_rule(
                 )
             )
     if Condition.LEBER_OPTIC_NEUROPATHY in f.case.conditions:
-        found = [r for r in found if r.formulation is not Formulation.CYANOCOBALAMIN or r.family == "oral"]
+        # No cyanocobalamin by any route; every oral phase is cyanocobalamin tablets.
+        found = [
+            r
+            for r in found
+            if r.formulation is not Formulation.CYANOCOBALAMIN and all(p.route != "oral" for p in r.phases)
+        ]
     return found[0] if found else None
 
 
@@ -218,11 +227,14 @@ def _phase(
         ), tablet
     wanted = f.case.preferences.route
     route = wanted if wanted in (Route.IM, Route.SC) else Route.IM
-    volume = dose.dose_volume_ml(spec.dose_mcg, injectable, catalogue.defaults.syringe)
+    try:
+        volume = dose.dose_volume_ml(spec.dose_mcg, injectable, catalogue.defaults.syringe)
+    except ValueError as exc:  # a product described in the case too strong to measure one dose
+        raise CaseError([FieldProblem("product.strength_mcg_per_ml", str(exc))]) from None
     units = dose.syringe_units(volume, catalogue.defaults.syringe) if route is Route.SC else None
     per_dose = (
         None
-        if injectable.multi_dose
+        if injectable.multi_dose or injectable.container_ml is None
         else dose.containers_per_dose(spec.dose_mcg, injectable, catalogue.defaults.syringe)
     )
     return Phase(
@@ -246,6 +258,7 @@ def select_regimen(f: Findings, rules: RuleSet, catalogue: Catalogue) -> Regimen
         )
         return choice
     treat, prophylaxis = _should_treat(f, rules, choice)
+    choice.prophylaxis = prophylaxis
     if not treat:
         choice.why_none = {
             Status.UNLIKELY: "Deficiency is unlikely: no B12 replacement is recommended.",

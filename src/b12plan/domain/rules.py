@@ -10,7 +10,8 @@ code never holds a clinical number.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Literal, TypeVar
+from functools import cached_property
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,6 +23,7 @@ __all__ = [
     "AnaemiaRule",
     "CauseRule",
     "ExpectRule",
+    "FollowupRule",
     "FunctionalRule",
     "LogicRule",
     "MistakeRule",
@@ -34,6 +36,7 @@ __all__ = [
     "Rule",
     "RuleSet",
     "RuleSetMeta",
+    "ScreenRule",
     "Source",
     "ThresholdRule",
 ]
@@ -215,7 +218,9 @@ class AlertRule(_Rule):
 
 
 class MistakeRule(_Rule):
-    role: Literal["mistake"]
+    """A common mistake to avoid (`mistake`) or a red flag a patient must act on (`red_flag`)."""
+
+    role: Literal["mistake", "red_flag"]
     code: Annotated[str, Field(pattern=r"^[A-Z0-9_]+$")]
     message: str
     when: Literal["always", "treated"] = "treated"
@@ -256,6 +261,113 @@ class LogicRule(_Rule):
     offsets: list[int] | None = None
 
 
+class ScreenRule(_Rule):
+    """A population-screening check (`b12plan screen`): one finding and the numbers it needs.
+
+    `check` names the logic the screening query applies; `finding` is the code written on each row found.
+    `medicines` are medicine classes of `data/codes.toml` (plus `b12` for replacement itself); `tests` are
+    the tests that count for the check (e.g. the tests that make a person "tested"). Durations: `min_months`
+    calendar months of exposure, `within_days` a window after a start, `grace_days` an allowance before a
+    gap counts.
+    """
+
+    role: Literal["screen"]
+    check: Literal[
+        "deficient_untreated",
+        "indeterminate_no_followup",
+        "n2o_pattern",
+        "medicine_not_tested",
+        "retest_on_replacement",
+        "injection_overdue",
+        "no_blood_count",
+        "folic_acid_first",
+    ]
+    finding: Annotated[str, Field(pattern=r"^[A-Z0-9_]+$")]
+    medicines: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = Field(default_factory=list)
+    tests: list[LabTest] = Field(default_factory=list)
+    min_months: Annotated[int | None, Field(gt=0)] = None
+    within_days: Annotated[int | None, Field(gt=0)] = None
+    grace_days: Annotated[int | None, Field(ge=0)] = None
+
+    @model_validator(mode="after")
+    def _has_what_its_check_needs(self) -> ScreenRule:
+        needs = {
+            "indeterminate_no_followup": ("tests",),
+            "medicine_not_tested": ("medicines", "tests", "min_months"),
+            "retest_on_replacement": ("tests",),
+            "no_blood_count": ("tests", "within_days"),
+            "folic_acid_first": ("medicines",),
+        }.get(self.check, ())
+        missing = [name for name in needs if getattr(self, name) in (None, [])]
+        if missing:
+            raise ValueError(f"check {self.check} needs {', '.join(missing)}")
+        return self
+
+
+class FollowupRule(_Rule):
+    """A step in following treatment (REFERENCE 4.6 missed doses, 5 monitoring), read by `domain.followup`.
+
+    Numbers by role (checked on load): `days` a count of days (grace, long gap, lab window), `after_days` /
+    `by_days` a response milestone counted from the first dose, `fraction` a share of a dose interval (or of
+    a dose), `factor` a multiple of an interval, `points` on the 0-10 symptom scale, `count` a number of
+    maintenance cycles, `hb_rise_g_per_l` / `mcv_fall_fl` the blood-count response expected.
+    """
+
+    role: Literal[
+        "followup.reanchor",
+        "followup.late",
+        "followup.long_gap",
+        "followup.no_double",
+        "followup.volume_match",
+        "followup.stopped",
+        "followup.change_review",
+        "followup.folate_order",
+        "followup.response_retic",
+        "followup.response_fbc",
+        "followup.response_nerves",
+        "followup.lab_window",
+        "followup.haem_response",
+        "followup.no_response",
+        "followup.broaden",
+        "followup.symptom_scale",
+        "followup.symptom_cycle",
+        "followup.adjust_interval",
+        "followup.neuro_worsening",
+    ]
+    days: Annotated[int | None, Field(ge=0)] = None
+    after_days: Annotated[int | None, Field(ge=0)] = None
+    by_days: Annotated[int | None, Field(ge=0)] = None
+    fraction: Annotated[float | None, Field(gt=0)] = None
+    factor: Annotated[float | None, Field(gt=0)] = None
+    points: Annotated[int | None, Field(ge=0, le=10)] = None
+    count: Annotated[int | None, Field(gt=0)] = None
+    hb_rise_g_per_l: Annotated[float | None, Field(ge=0)] = None
+    mcv_fall_fl: Annotated[float | None, Field(ge=0)] = None
+
+    @model_validator(mode="after")
+    def _has_its_numbers(self) -> FollowupRule:
+        needs = {
+            "followup.late": ("days",),
+            "followup.long_gap": ("days", "fraction"),
+            "followup.no_double": ("fraction",),
+            "followup.volume_match": ("fraction",),
+            "followup.stopped": ("factor",),
+            "followup.response_retic": ("after_days", "by_days"),
+            "followup.response_fbc": ("after_days",),
+            "followup.response_nerves": ("after_days",),
+            "followup.lab_window": ("days",),
+            "followup.haem_response": ("hb_rise_g_per_l", "mcv_fall_fl"),
+            "followup.broaden": ("after_days",),
+            "followup.symptom_scale": ("points",),
+            "followup.symptom_cycle": ("points", "days", "count"),
+            "followup.neuro_worsening": ("points",),
+        }.get(self.role, ())
+        missing = [name for name in needs if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"{self.role} needs {', '.join(missing)}")
+        return self
+
+
 Rule = Annotated[
     ThresholdRule
     | FunctionalRule
@@ -270,7 +382,9 @@ Rule = Annotated[
     | AlertRule
     | MistakeRule
     | ExpectRule
-    | LogicRule,
+    | LogicRule
+    | ScreenRule
+    | FollowupRule,
     Field(discriminator="role"),
 ]
 
@@ -319,8 +433,19 @@ class RuleSet(_Frozen):
     def id(self) -> str:
         return self.ruleset.id
 
+    @cached_property
+    def _by_type(self) -> dict[type, tuple[Any, ...]]:
+        """Rules grouped by their concrete type, in file order: `of` is called on every planning step."""
+        groups: dict[type, list[Any]] = {}
+        for r in self.rules:
+            groups.setdefault(type(r), []).append(r)
+        return {kind: tuple(items) for kind, items in groups.items()}
+
     def of(self, kind: type[R]) -> Iterator[R]:
         """Every rule of one type, in file order."""
+        found = self._by_type.get(kind)
+        if found is not None:
+            return iter(found)
         return (r for r in self.rules if isinstance(r, kind))
 
     def rule(self, rule_id: str) -> Rule:

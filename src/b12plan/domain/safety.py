@@ -50,8 +50,9 @@ def _triggers(
         what = f"Folate is low ({f.folate_low.reported})." if f.folate_low else "Folic acid is being taken."
         if f.status in (Status.DEFICIENT, Status.INDETERMINATE) or regimen is not None:
             yield Notice("FOLATE_ALONE_RISK", what)
-    cyano = [p for p in (choice.in_hand, choice.product) if p and p.formulation is Formulation.CYANOCOBALAMIN]
-    if Condition.LEBER_OPTIC_NEUROPATHY in conditions and any(p.form == "injection" for p in cyano):
+    held = (choice.in_hand, choice.product, choice.oral_product)
+    cyano = [p for p in held if p and p.formulation is Formulation.CYANOCOBALAMIN]
+    if Condition.LEBER_OPTIC_NEUROPATHY in conditions and cyano:  # by any route, tablets included
         yield Notice("LEBER_CYANOCOBALAMIN")
     if Condition.COBALT_ALLERGY in conditions:
         yield Notice("COBALT_ALLERGY")
@@ -82,7 +83,7 @@ def _triggers(
         yield Notice("CONFOUNDER_BIOTIN")
     if conditions & {Condition.MYELOMA, Condition.HIV}:
         yield Notice("CONFOUNDER_MYELOMA_HIV")
-    if (case.patient.ethnicity or "").strip().lower() == "black" and f.status is not Status.DEFICIENT:
+    if "black" in (case.patient.ethnicity or "").lower().split() and f.status is not Status.DEFICIENT:
         yield Notice("ETHNICITY_RANGE")
     if Cause.METFORMIN in causes:
         yield Notice("METFORMIN_CONTINUE")

@@ -25,6 +25,8 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """The same day of the month `months` later (the last day when the month is shorter)."""
     total = day.month - 1 + months
     year, month = day.year + total // 12, total % 12 + 1
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise OverflowError("date value out of range")  # as date + timedelta does
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
@@ -64,14 +66,10 @@ def _dose_days(phase: Phase, first: dt.date, end: dt.date, rules: RuleSet) -> tu
 
 
 def _note(phase: Phase, regimen: Regimen) -> str:
-    if phase.route is Route.ORAL:
-        strength = regimen.oral_product or regimen.product
-        tabs = phase.tablets_per_dose or 1
-        return f"Start oral {strength.name}: {tabs} tablet{'s' if tabs > 1 else ''} daily between meals."
-    parts = [f"{phase.dose_mcg:g} micrograms = {phase.volume_ml:g} mL {phase.route.value}"]
-    if phase.syringe_units is not None:
-        parts.append(f"({phase.syringe_units:g} units on a U-100 insulin syringe)")
-    return " ".join(parts)
+    """What to take by mouth; injection events carry their dose in fields, not a note."""
+    tablet = regimen.oral_product or regimen.product
+    tabs = phase.tablets_per_dose or 1
+    return f"Start oral {tablet.name}: {tabs} tablet{'s' if tabs > 1 else ''} daily between meals."
 
 
 def _phase_events(regimen: Regimen, start: dt.date, end: dt.date, rules: RuleSet) -> list[Event]:
@@ -79,7 +77,7 @@ def _phase_events(regimen: Regimen, start: dt.date, end: dt.date, rules: RuleSet
     cursor: dt.date | None = None  # the last dose of the previous phase
     provisional = False
     maintenance_rule = rules.logic("schedule.maintenance_start").id
-    for phase in regimen.phases:
+    for index, phase in enumerate(regimen.phases):
         first = start if cursor is None else cursor + dt.timedelta(days=max(1, round(phase.interval_days)))
         chain = [] if cursor is None else [maintenance_rule]
         if phase.route is Route.ORAL and phase.interval_days == 1:
@@ -89,6 +87,7 @@ def _phase_events(regimen: Regimen, start: dt.date, end: dt.date, rules: RuleSet
                         date=first,
                         kind=EventKind.ORAL,
                         stage=phase.stage,
+                        phase=index,
                         dose_mcg=phase.dose_mcg,
                         route=Route.ORAL,
                         note=_note(phase, regimen),
@@ -102,19 +101,21 @@ def _phase_events(regimen: Regimen, start: dt.date, end: dt.date, rules: RuleSet
         if phase.stage is Stage.MAINTENANCE:
             extra.append(rules.logic("schedule.horizon").id)
         kind = EventKind.ORAL if phase.route is Route.ORAL else EventKind.INJECTION
+        note = _note(phase, regimen) if kind is EventKind.ORAL else None
         for day in days:
             events.append(
                 Event(
                     date=day,
                     kind=kind,
                     stage=phase.stage,
+                    phase=index,
                     dose_mcg=phase.dose_mcg,
                     volume_ml=phase.volume_ml,
                     syringe_units=phase.syringe_units,
                     route=phase.route,
-                    note=_note(phase, regimen),
+                    note=note,
                     provisional=provisional,
-                    rules=[*phase.rules, *extra, *chain],
+                    rules=list(dict.fromkeys([*phase.rules, *extra, *chain])),
                 )
             )
         if phase.doses is None and phase.review_after_days is not None:
@@ -129,7 +130,7 @@ def _phase_events(regimen: Regimen, start: dt.date, end: dt.date, rules: RuleSet
                         provisional=provisional,
                         note="Clinical review of the loading phase: continue alternate-day doses while "
                         "symptoms still improve, or move to maintenance. Dates after this are provisional.",
-                        rules=[*phase.rules, *([open_rule.id] if open_rule else [])],
+                        rules=list(dict.fromkeys([*phase.rules, *([open_rule.id] if open_rule else [])])),
                     )
                 )
             provisional = True
@@ -137,10 +138,11 @@ def _phase_events(regimen: Regimen, start: dt.date, end: dt.date, rules: RuleSet
     return events
 
 
-def _applies(rule: MonitorRule, f: Findings, treated: bool) -> bool:
+def _applies(rule: MonitorRule, f: Findings, treated: bool, prophylaxis: bool) -> bool:
     pregnant = f.pregnant_or_breastfeeding
     return {
-        "treated": treated,
+        # prophylaxis (no deficiency): no response tests, the reviews still apply
+        "treated": treated and not (prophylaxis and rule.kind == "test"),
         "treated_not_pregnant": treated and not pregnant,
         "treated_pregnant": treated and pregnant,
         "severe_anaemia": treated and f.severe_anaemia,
@@ -151,11 +153,13 @@ def _applies(rule: MonitorRule, f: Findings, treated: bool) -> bool:
     }[rule.when]
 
 
-def _monitoring(f: Findings, rules: RuleSet, start: dt.date, end: dt.date, treated: bool) -> list[Event]:
+def _monitoring(
+    f: Findings, rules: RuleSet, start: dt.date, end: dt.date, treated: bool, prophylaxis: bool
+) -> list[Event]:
     events: list[Event] = []
     for rule in rules.of(MonitorRule):
         day = start + dt.timedelta(days=rule.after_days)
-        if day < end and _applies(rule, f, treated):
+        if day < end and _applies(rule, f, treated, prophylaxis):
             kind = EventKind.TEST if rule.kind == "test" else EventKind.REVIEW
             events.append(
                 Event(date=day, kind=kind, tests=list(rule.tests) or None, note=rule.note, rules=[rule.id])
@@ -182,10 +186,16 @@ def _merge(events: Iterable[Event]) -> list[Event]:
 
 
 def build_schedule(
-    f: Findings, regimen: Regimen | None, rules: RuleSet, start: dt.date, horizon_months: int
+    f: Findings,
+    regimen: Regimen | None,
+    rules: RuleSet,
+    start: dt.date,
+    horizon_months: int,
+    *,
+    prophylaxis: bool = False,
 ) -> list[Event]:
     """Every dated event of the plan from `start` up to (not including) the horizon's end."""
     end = horizon_end(start, horizon_months)
     events = _phase_events(regimen, start, end, rules) if regimen is not None else []
-    events += _monitoring(f, rules, start, end, treated=regimen is not None)
+    events += _monitoring(f, rules, start, end, treated=regimen is not None, prophylaxis=prophylaxis)
     return _merge(events)

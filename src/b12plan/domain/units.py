@@ -247,7 +247,10 @@ def convert(test: LabTest, value: float, unit: str | None, to: str | None) -> fl
     if source == target:
         return float(value)
     factors = _factors()
-    return float(value) * (factors[test, source] / factors[test, target])
+    converted = float(value) * (factors[test, source] / factors[test, target])
+    # Float arithmetic leaves 180 pg/mL as 179.99999999999997 ng/L, below a threshold it is exactly on:
+    # 12 significant figures is far more than any lab reports and makes units equal by definition exact.
+    return float(f"{converted:.12g}")
 
 
 def format_quantity(value: float, unit: str | None) -> str:

@@ -13,8 +13,9 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from importlib.resources import files
-from typing import Any
+from typing import Any, TypeVar
 
 from b12plan.domain.codes import LOINC_ALIASES, Cause, Condition, Formulation, LabTest, Route
 from b12plan.errors import DataError
@@ -32,6 +33,8 @@ __all__ = [
     "verhoeff_check_digit",
     "verhoeff_valid",
 ]
+
+_E = TypeVar("_E", bound=StrEnum)
 
 # Verhoeff's dihedral-group tables (multiplication, permutation, inverse).
 _D = (
@@ -217,7 +220,7 @@ def _coding(raw: Any, where: str, uris: Mapping[str, str]) -> Coding:
     return Coding(system, uris[system], code, raw["display"], raw["source"], bool(raw.get("verify", False)))
 
 
-def _enum_key(enum: Any, key: str, where: str) -> Any:
+def _enum_key(enum: type[_E], key: str, where: str) -> _E:
     try:
         return enum(key)
     except ValueError:
@@ -248,7 +251,7 @@ def parse_codes(text: str) -> CodeTables:
     uris = {name: s["uri"] for name, s in systems.items()}
     aliases = {uri: name for name, uri in uris.items()}
     for name, s in systems.items():
-        aliases.update({alias: name for alias in s.get("aliases", [])})
+        aliases.update(dict.fromkeys(s.get("aliases", []), name))
     hierarchical = frozenset(name for name, s in systems.items() if s.get("hierarchical"))
 
     formulations = {
@@ -301,7 +304,7 @@ def parse_codes(text: str) -> CodeTables:
         absent = [member.value for member in enum if member not in table]
         if absent:
             raise DataError(f"codes.toml [{name}]: no coding for {', '.join(absent)}")
-    for needed in ("ug", "mL"):
+    for needed in ("ug", "mL", "d"):
         if needed not in units:
             raise DataError(f"codes.toml [unit]: {needed} is required")
     if set(qualitative) != {"positive", "negative"}:

@@ -53,7 +53,10 @@ class Citations:
                 items.append(SourceItem(n, clean(rule), NO_SOURCE, "unknown", "", None))
                 continue
             source = clean(reason.source)
-            evidence = w.EVIDENCE_WORDS.get(reason.evidence, clean(reason.evidence))
+            tag = clean(reason.evidence)
+            evidence = f"{w.EVIDENCE_WORDS[tag]} [{tag}]" if tag in w.EVIDENCE_WORDS else tag
             url = source if source.startswith(("https://", "http://")) else None
+            if source.casefold() == w.EVIDENCE_WORDS.get(tag, "").casefold():  # said once is enough
+                source = ""
             items.append(SourceItem(n, clean(rule), clean(reason.text), evidence, source, url))
         return tuple(items)

@@ -28,7 +28,7 @@ from b12plan.adapters.render._document import (
     Table,
 )
 from b12plan.adapters.render._treatment import doses_of, regimen_blocks
-from b12plan.domain.codes import AlertLevel, EventKind, Stage
+from b12plan.domain.codes import AlertLevel, EventKind, Route, Stage
 from b12plan.domain.plan import Alert, Event, Plan
 
 __all__ = ["HEADINGS", "build_document"]
@@ -55,15 +55,15 @@ def build_document(plan: Plan) -> Document:
     sections: list[Section] = []
     critical = [a for a in plan.alerts if a.level == AlertLevel.CRITICAL]
     if critical:
-        items = tuple(cite.say(f"URGENT: {a.message}", a.rules) for a in critical)
-        sections.append(Section("urgent", "Urgent", (Bullets(items),), urgent=True))
+        alarms = tuple(Paragraph(cite.say(f"URGENT: {a.message}", a.rules), strong=True) for a in critical)
+        sections.append(Section("urgent", "Urgent", alarms, urgent=True))
     sections += [
         Section("assessment", HEADINGS[0], _assessment(plan, cite)),
         Section("treatment", HEADINGS[1], _treatment(plan, cite)),
         Section("calendar", HEADINGS[2], _calendar(plan, cite)),
         Section("tests", HEADINGS[3], _tests(plan, cite)),
         Section("expect", HEADINGS[4], _expectations(plan, cite)),
-        Section("warnings", HEADINGS[5], _alerts(plan.alerts, cite, "No warnings for this plan.")),
+        Section("warnings", HEADINGS[5], _red_flags(plan, cite) + _alerts(plan.alerts, cite, "No warnings.")),
         Section("mistakes", HEADINGS[6], _alerts(plan.mistakes, cite, "None recorded for this plan.")),
     ]
     lead = "Numbers in square brackets in this plan point to these rules and their sources."
@@ -132,19 +132,30 @@ def _treatment(plan: Plan, cite: Citations) -> tuple[Block, ...]:
     return regimen_blocks(plan.regimen, plan, cite)
 
 
-def _dose_numbers(plan: Plan) -> dict[int, str]:
-    """`loading dose 2 of 6` per dose event (by identity); `of N` only for a stage with a fixed count."""
+def _dose_labels(plan: Plan) -> dict[int, str]:
+    """A label per dose event (by identity): `loading dose 2 of 6` for injections, `loading, daily` by mouth.
+
+    `of N` only when every phase of the stage has a fixed count. Doses by mouth are not numbered: the plan
+    may date only the start of a daily course, so the label says how often instead, when one phase says so.
+    """
     phases = plan.regimen.phases if plan.regimen else []
-    numbers: dict[int, str] = {}
+    labels: dict[int, str] = {}
     for stage in Stage:
-        doses = doses_of(stage, plan.events)
-        fixed = bool(phases) and all(p.doses is not None for p in phases if p.stage == stage)
-        for n, event in enumerate(doses, start=1):
-            numbers[id(event)] = f"{w.STAGE_WORDS[stage]} dose {n}" + (f" of {len(doses)}" if fixed else "")
-    return numbers
+        stage_phases = [p for p in phases if p.stage == stage]
+        injections = [e for e in doses_of(stage, plan.events) if e.kind == EventKind.INJECTION]
+        fixed = bool(stage_phases) and all(p.doses is not None for p in stage_phases)
+        count = f" of {len(injections)}" if fixed else ""
+        for n, event in enumerate(injections, start=1):
+            labels[id(event)] = f"{w.STAGE_WORDS[stage]} dose {n}{count}"
+        oral = [p for p in stage_phases if p.route == Route.ORAL]
+        often = f", {w.every_words(oral[0].interval_days, oral[0].times_per_week)}" if len(oral) == 1 else ""
+        for event in doses_of(stage, plan.events):
+            if event.kind == EventKind.ORAL:
+                labels[id(event)] = f"{w.STAGE_WORDS[stage]}{often}"
+    return labels
 
 
-def _event_rows(events: Iterable[Event], numbers: dict[int, str], cite: Citations) -> tuple[Row, ...]:
+def _event_rows(events: Iterable[Event], labels: dict[int, str], cite: Citations) -> tuple[Row, ...]:
     rows = []
     for e in events:
         what = w.EVENT_WORDS.get(e.kind, str(e.kind))
@@ -152,11 +163,11 @@ def _event_rows(events: Iterable[Event], numbers: dict[int, str], cite: Citation
         if e.kind in (EventKind.INJECTION, EventKind.ORAL) and e.dose_mcg is not None:
             injected = e.kind == EventKind.INJECTION
             details = w.dose_words(e.dose_mcg, e.volume_ml, e.syringe_units, e.route, injected=injected)
-        labels = [numbers[id(e)]] if id(e) in numbers else []
+        notes = [labels[id(e)]] if id(e) in labels else []
         if e.provisional:
-            labels.append("provisional")
-        if labels:
-            what += f" ({', '.join(labels)})"
+            notes.append("provisional")
+        if notes:
+            what += f" ({', '.join(notes)})"
         if e.tests:
             details = w.test_words(e.tests)
         if e.note:
@@ -172,13 +183,13 @@ def _calendar(plan: Plan, cite: Citations) -> tuple[Block, ...]:
     if any(e.provisional for e in plan.events):
         note = "Events marked provisional depend on how treatment goes: the prescriber confirms them."
         blocks.append(Paragraph(Statement(note)))
-    numbers = _dose_numbers(plan)
+    labels = _dose_labels(plan)
     months: dict[tuple[int, int], list[Event]] = {}
     for event in sorted(plan.events, key=lambda e: e.date):
         months.setdefault((event.date.year, event.date.month), []).append(event)
     for group in months.values():
         month = w.month_words(group[0].date)
-        rows = _event_rows(group, numbers, cite)
+        rows = _event_rows(group, labels, cite)
         blocks.append(Table(f"Calendar for {month}", _EVENT_HEADERS, rows, title=month))
     return tuple(blocks)
 
@@ -198,7 +209,16 @@ def _tests(plan: Plan, cite: Citations) -> tuple[Block, ...]:
 def _expectations(plan: Plan, cite: Citations) -> tuple[Block, ...]:
     if not plan.expectations:
         return (Paragraph(Statement("No expected changes are recorded in this plan.")),)
-    return (Bullets(tuple(cite.say(f"{e.after}: {e.what}", e.rules) for e in plan.expectations)),)
+    items = (cite.say(f"{e.after[:1].upper()}{e.after[1:]}: {e.what}", e.rules) for e in plan.expectations)
+    return (Bullets(tuple(items)),)
+
+
+def _red_flags(plan: Plan, cite: Citations) -> tuple[Block, ...]:
+    """Patient-facing: what needs same-day help, before the clinical warnings."""
+    if not plan.red_flags:
+        return ()
+    lead = Paragraph(Statement("Get help the same day (urgent care or your GP) if you notice:"), strong=True)
+    return (lead, Bullets(tuple(cite.say(flag.message, flag.rules) for flag in plan.red_flags)))
 
 
 def _alerts(alerts: Sequence[Alert], cite: Citations, empty: str) -> tuple[Block, ...]:

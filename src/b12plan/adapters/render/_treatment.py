@@ -1,7 +1,8 @@
 """The treatment section of the written plan: product, doses per phase in words, supply.
 
 Doses read in micrograms and millilitres (and insulin-syringe units for SC); intervals in words. Events do
-not say which phase they belong to, so a phase's dates are shown only when it is the only phase of its stage.
+not say which phase they belong to: a stage's dose events are shared out among its phases, in order, by
+each phase's dose count. A phase whose events cannot be told apart that way is shown without dates.
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ def regimen_blocks(regimen: Regimen, plan: Plan, cite: Citations) -> tuple[Block
     notes = [*product.notes, *(regimen.oral_product.notes if regimen.oral_product else [])]
     if notes:
         blocks.append(Bullets(tuple(Statement(clean(n)) for n in notes)))
-    rows = tuple(Row(_phase_cells(p, regimen, plan.events), cite.cite(p.rules)) for p in regimen.phases)
-    blocks.append(Table("Doses", ("Stage", "Dose", "How often", "How long", "Dates"), rows))
-    described = [p for p in regimen.phases if p.description]
+    names = _phase_names(regimen.phases)
+    doses = _phase_doses(regimen.phases, plan.events)
+    rows = tuple(
+        Row((name, *_phase_cells(phase, phase_doses, plan.events)), cite.cite(phase.rules))
+        for phase, name, phase_doses in zip(regimen.phases, names, doses, strict=True)
+    )
+    blocks.append(Table("Doses", ("Stage", "Dose", "How often", "How long"), rows))
+    described = [(p, name) for p, name in zip(regimen.phases, names, strict=True) if p.description]
     if described:
-        items = (cite.say(f"{_stage(p.stage)}: {p.description}", p.rules) for p in described)
-        blocks.append(Bullets(tuple(items)))
+        blocks.append(Bullets(tuple(cite.say(f"{name}: {p.description}", p.rules) for p, name in described)))
     if regimen.supply is not None:
         s = regimen.supply
         text = (
@@ -54,8 +59,38 @@ def regimen_blocks(regimen: Regimen, plan: Plan, cite: Citations) -> tuple[Block
     return tuple(blocks)
 
 
-def _stage(stage: Stage) -> str:
-    return w.STAGE_WORDS.get(stage, str(stage)).capitalize()
+def _phase_names(phases: Sequence[Phase]) -> list[str]:
+    """`Loading`, or `Loading, part 2 of 3` when a stage has several phases."""
+    names = []
+    for phase in phases:
+        same = [p for p in phases if p.stage == phase.stage]
+        name = w.STAGE_WORDS.get(phase.stage, str(phase.stage)).capitalize()
+        if len(same) > 1:
+            name += f", part {[id(p) for p in same].index(id(phase)) + 1} of {len(same)}"
+        names.append(name)
+    return names
+
+
+def _phase_doses(phases: Sequence[Phase], events: Sequence[Event]) -> list[list[Event]]:
+    """Each phase's dose events: its stage's events taken in order, `doses` at a time; an open-ended phase
+    takes the rest when it is the last of its stage. Phases after an unknown split get none."""
+    shares: list[list[Event]] = []
+    left = {stage: doses_of(stage, events) for stage in Stage}
+    for stage, pool in left.items():  # counts that do not add up: show no dates rather than wrong ones
+        counts = [p.doses for p in phases if p.stage == stage]
+        if None not in counts and sum(c or 0 for c in counts) != len(pool):
+            left[stage] = []
+    for i, phase in enumerate(phases):
+        last = all(p.stage != phase.stage for p in phases[i + 1 :])
+        pool = left[phase.stage]
+        count = phase.doses if phase.doses is not None else (len(pool) if last else None)
+        if count is None:
+            shares.append([])
+            left[phase.stage] = []
+            continue
+        shares.append(pool[:count] if len(pool) >= count else [])
+        left[phase.stage] = pool[count:]
+    return shares
 
 
 def _product_facts(product: ProductUse) -> list[Fact]:
@@ -78,7 +113,8 @@ def doses_of(stage: Stage, events: Sequence[Event]) -> list[Event]:
     return [e for e in events if e.stage == stage and e.kind in (EventKind.INJECTION, EventKind.ORAL)]
 
 
-def _phase_cells(phase: Phase, regimen: Regimen, events: Sequence[Event]) -> tuple[str, ...]:
+def _phase_cells(phase: Phase, doses: Sequence[Event], events: Sequence[Event]) -> tuple[str, ...]:
+    """Dose, how often and how long (with dates) for one phase."""
     injected = phase.route != Route.ORAL
     dose = w.dose_words(
         phase.dose_mcg,
@@ -92,26 +128,24 @@ def _phase_cells(phase: Phase, regimen: Regimen, events: Sequence[Event]) -> tup
         dose += f", drawn from {phase.containers_per_dose} containers"
     often = w.every_words(phase.interval_days, phase.times_per_week)
     if phase.interval_range_days is not None:
-        often += f" (the rule set allows {w.range_words(*phase.interval_range_days)})"
-    # Events do not name their phase: dates are shown only when one phase has this stage.
-    alone = sum(p.stage == phase.stage for p in regimen.phases) == 1
-    doses = doses_of(phase.stage, events) if alone else []
+        often += f"; the rule set allows {w.range_words(*phase.interval_range_days)}"
     long: list[str] = []
     if phase.doses is not None:
         long.append(f"{phase.doses} doses")
-    if phase.until is not None:
+        if doses:
+            long.append(f"{w.date_words(doses[0].date)} to {w.date_words(doses[-1].date)}")
+    elif doses:
+        long.append(f"from {w.date_words(doses[0].date)}")
+    until = None if phase.until == "lifelong" and phase.lifelong else phase.until  # "for life" says it
+    if until is not None:
         review = _review_words(phase, doses, events)
-        if phase.until == "clinical_review":
-            long.append(f"until the clinical review {review}" if review else w.until_words(phase.until))
+        if until == "clinical_review":
+            long.append(f"until the clinical review {review}" if review else w.until_words(until))
         else:
-            long.append(f"{w.until_words(phase.until)}; clinical review {review or 'to decide'}")
+            long.append(f"{w.until_words(until)}; clinical review {review or 'to decide'}")
     if phase.lifelong:
         long.append("for life")
-    dates = ""
-    if doses:
-        first, last = w.date_words(doses[0].date), w.date_words(doses[-1].date)
-        dates = f"from {first}" if phase.lifelong or phase.doses is None else f"{first} to {last}"
-    return (_stage(phase.stage), dose, often, ", ".join(long) or "no end set", dates)
+    return (dose, often, ", ".join(long) or "no end set")
 
 
 def _review_words(phase: Phase, doses: Sequence[Event], events: Sequence[Event]) -> str | None:

@@ -11,6 +11,7 @@ before a decimal point ("0.1 mL") and never a trailing zero ("1 mL", not "1.0 mL
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
 from b12plan.domain.codes import AlertLevel, Cause, EventKind, Formulation, LabTest, Route, Stage, Status
@@ -27,6 +28,7 @@ __all__ = [
     "date_words",
     "dose_words",
     "every_words",
+    "glue",
     "join_words",
     "month_words",
     "number",
@@ -129,9 +131,26 @@ _ROUTE_WORDS: dict[Route, str] = {
 _UNTIL_WORDS: dict[str, str] = {
     "no_further_improvement": "until no further improvement",
     "clinical_review": "until the clinical review",
+    "lifelong": "for life",
 }
 
+NBSP = "\u00a0"
+_GLUED = re.compile(
+    r"(?<=\d) (?=(?:micrograms|mg|mL|units|days|weeks|months|fL|[a-zµ]*/[a-zA-Z]+)\b)"  # 1 mL, 80 g/L
+    r"|(?<==) (?=\d)"  # `= 1 mL` stays together
+    rf"|(?<=\b(?:{'|'.join(_DAYS)})) (?=\d)|(?<=\d) (?=(?:{'|'.join(_MONTHS)}) \d{{4}})"  # Mon 7 Dec
+    rf"|(?<=\b(?:{'|'.join(_MONTHS)})) (?=\d{{4}}\b)"  # Dec 2026
+)
+
 _TIMES = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times", 6: "six times"}
+
+
+def glue(text: str) -> str:
+    """`text` with no-break spaces where a line must not break: `1 mL`, `1000 micrograms`, `Mon 7 Dec 2026`.
+
+    A wrapped dose must never leave `= 1` at the end of one line and `mL` at the start of the next.
+    """
+    return _GLUED.sub(NBSP, text)
 
 
 def date_words(day: dt.date) -> str:

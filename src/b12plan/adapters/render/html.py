@@ -8,12 +8,14 @@ any text in the plan (a note holding `<script>`, say) shows as typed and never b
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from b12plan.adapters.render._sections import build_document
+from b12plan.adapters.render._words import glue
 from b12plan.domain.plan import Plan
 
 __all__ = ["render_html"]
@@ -21,6 +23,7 @@ __all__ = ["render_html"]
 _PACKAGE = "b12plan.adapters.render"
 _TEMPLATE = "plan.html.j2"
 _STYLESHEET = "plan.css"
+_SLASHED = re.compile(r"\d[\d.]*\u00a0[a-zµ]*/[A-Za-z]+")  # `80 g/L`, glued: escaping leaves it as is
 
 
 @functools.cache
@@ -31,7 +34,14 @@ def _template() -> jinja2.Template:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    environment.filters["unbroken"] = _unbroken
     return environment.get_template(_TEMPLATE)
+
+
+def _unbroken(text: str) -> Markup:
+    """Escaped text that never wraps inside `1 mL` or `Mon 7 Dec 2026` (no-break spaces), nor after the
+    slash of `80 g/L` (a nowrap span: browsers may break after `/`)."""
+    return Markup(_SLASHED.sub(r'<span class="nobr">\g<0></span>', str(escape(glue(text)))))
 
 
 @functools.cache

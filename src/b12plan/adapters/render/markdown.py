@@ -60,11 +60,8 @@ def _document(doc: Document) -> str:
 
 
 def _urgent(section: Section) -> list[str]:
-    lines: list[str] = []
-    for block in section.blocks:
-        if isinstance(block, Bullets):
-            lines += [f"> **{_say(item)}**" for item in block.items]
-    return ["\n>\n".join(lines)]
+    """The urgent box: a block quote at the top, one bold paragraph per alert (it is its own heading)."""
+    return ["\n>\n".join(f"> {_block(block)}" for block in section.blocks)]
 
 
 def _section(section: Section) -> list[str]:
@@ -78,8 +75,9 @@ def _block(block: Block) -> str:
         case Bullets(items=items, lead=lead):
             lines = [f"- {_say(item)}" for item in items]
             return "\n\n".join([_escape(lead), "\n".join(lines)]) if lead else "\n".join(lines)
-        case Facts(items=items):
-            return "\n".join(f"- **{_escape(f.label)}:** {_say(f.value)}" for f in items)
+        case Facts(items=facts):
+            # Hard line breaks, not a list: a list here would merge with a list that follows.
+            return "\\\n".join(f"**{_escape(f.label)}:** {_say(f.value)}" for f in facts)
         case Table():
             return _table(block)
         case Signature(labels=labels):

@@ -1,7 +1,8 @@
 """The written plan as plain text: what a patient takes home and a prescriber signs.
 
-Wrapped to a fixed width, plain ASCII layout (no ANSI codes), readable on paper. URLs are never broken
-across lines, so a line holding a long URL may run past the width.
+Wrapped to a fixed width, with no ANSI codes or control characters, readable on paper. A dose, a unit or a
+date never wraps apart (`1 mL`, `Mon 7 Dec 2026`). URLs are never broken across lines, so a line holding a
+long URL may run past the width.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import textwrap
 from typing import assert_never
 
+from b12plan.adapters.render import _words as w
 from b12plan.adapters.render._document import (
     Block,
     Bullets,
@@ -57,7 +59,8 @@ class _Layout:
             break_long_words=False,
             break_on_hyphens=False,
         )
-        return wrapper.wrap(text) or [indent.rstrip()]
+        lines = wrapper.wrap(w.glue(text)) or [indent.rstrip()]
+        return [line.replace(w.NBSP, " ") for line in lines]
 
     def document(self, doc: Document) -> str:
         lines = [doc.title.upper(), "=" * len(doc.title)]

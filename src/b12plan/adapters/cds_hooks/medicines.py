@@ -1,0 +1,305 @@
+"""Draft orders and medication statements as b12plan reads them: which medicine, what dose, how often, how.
+
+A MedicationRequest (FHIR R4) is recognised as vitamin B12 (one of our formulations) or folic acid by its
+codes in `data/codes.toml` (SNOMED CT, ATC; read with the FHIR adapter's loader), else by the ingredient's
+name in its text or display. Its dosage instructions are read as a dose in micrograms, an interval as the
+shortest and longest number of days between doses, and a route. What cannot be read is said, never guessed:
+a dose in mL (strength unknown), a Timing with only a code (`BID`), a route b12plan does not know.
+
+Translating units of time and mass is calendar and SI arithmetic, not clinical content: a calendar month is
+28 to 31 days, so "every 3 months" spans 84-93 days and is compared as that span.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from b12plan.adapters.fhir.codes import CodeTables
+from b12plan.domain.codes import Condition, Formulation, Route
+
+__all__ = [
+    "B12Treatment",
+    "Dosage",
+    "MedicineOrder",
+    "active_b12_treatment",
+    "close",
+    "overlaps",
+    "read_orders",
+    "route_kind",
+]
+
+JSON = dict[str, Any]
+
+# Mass units a dose may be written in -> micrograms per unit (SI prefixes). Lower-case, micro signs as `u`.
+_MICROGRAMS_PER: dict[str, float] = {
+    "ug": 1.0,
+    "mcg": 1.0,
+    "microgram": 1.0,
+    "micrograms": 1.0,
+    "mg": 1000.0,
+    "milligram": 1000.0,
+    "milligrams": 1000.0,
+    "g": 1_000_000.0,
+}
+# Timing.repeat.periodUnit (UCUM units of time) -> (shortest, longest) length in days.
+_DAYS_PER: dict[str, tuple[float, float]] = {
+    "s": (1 / 86400, 1 / 86400),
+    "min": (1 / 1440, 1 / 1440),
+    "h": (1 / 24, 1 / 24),
+    "d": (1.0, 1.0),
+    "wk": (7.0, 7.0),
+    "mo": (28.0, 31.0),  # a calendar month
+    "a": (365.0, 366.0),  # a calendar year
+}
+_ACTIVE_STATEMENT = frozenset({"active"})
+
+
+@dataclass(frozen=True)
+class Dosage:
+    """One dosageInstruction: dose in micrograms, interval as (shortest, longest) days, route.
+
+    A value that could not be read is None with the reason in `problems`.
+    """
+
+    sequence: int | None
+    dose_mcg: float | None
+    interval_days: tuple[float, float] | None
+    route: Route | None
+    text: str
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MedicineOrder:
+    """A draft MedicationRequest b12plan recognises: B12 (`formulation`) and/or folic acid."""
+
+    reference: str  # `MedicationRequest/<id>`
+    resource: JSON
+    name: str
+    formulation: Formulation | None
+    folic_acid: bool
+    dosages: tuple[Dosage, ...]
+
+    @property
+    def b12(self) -> bool:
+        return self.formulation is not None
+
+    @property
+    def routes(self) -> set[Route]:
+        return {d.route for d in self.dosages if d.route is not None}
+
+
+@dataclass(frozen=True)
+class B12Treatment:
+    """B12 replacement the record shows as active, with the day it started when the record gives one."""
+
+    references: tuple[str, ...]
+    started: dt.date | None
+
+
+def _obj(value: Any) -> JSON:
+    """`value` when it is a JSON object, else an empty one: malformed FHIR is read as absent, not a crash."""
+    return value if isinstance(value, dict) else {}
+
+
+def _codings(concept: Any) -> list[JSON]:
+    if not isinstance(concept, Mapping):
+        return []
+    return [c for c in concept.get("coding") or () if isinstance(c, dict)]
+
+
+def _words(concept: Any) -> str:
+    """The text and every display of a CodeableConcept, lower-cased, for matching ingredient names."""
+    parts = [str(concept.get("text") or "")] if isinstance(concept, Mapping) else []
+    parts += [str(c.get("display") or "") for c in _codings(concept)]
+    return " ".join(p for p in parts if p).lower()
+
+
+def _medication_concept(resource: JSON, medications: Mapping[str, JSON]) -> Any:
+    """medicationCodeableConcept, else the code of the Medication its medicationReference points at."""
+    if isinstance(resource.get("medicationCodeableConcept"), dict):
+        return resource["medicationCodeableConcept"]
+    ref = str(_obj(resource.get("medicationReference")).get("reference", ""))
+    contained = resource.get("contained")
+    local = (
+        {f"#{c.get('id')}": c for c in contained if isinstance(c, dict)}
+        if isinstance(contained, list)
+        else {}
+    )
+    medication = local.get(ref) or medications.get(ref.rsplit("/", 1)[-1])
+    return _obj(medication).get("code")
+
+
+def _formulation(concept: Any, codes: CodeTables) -> Formulation | None:
+    codings = _codings(concept)
+    for formulation, table in codes.formulations.items():
+        if any(codes.matches(c, x.get("system"), x.get("code")) for c in table for x in codings):
+            return formulation
+    text = _words(concept)
+    return next((f for f in Formulation if f.value in text), None)
+
+
+def _is_folic_acid(concept: Any, codes: CodeTables) -> bool:
+    codings = [(c.get("system"), c.get("code")) for c in _codings(concept)]
+    found = codes.find_medication(codings, _words(concept))
+    return found is not None and found.condition is Condition.TAKING_FOLIC_ACID
+
+
+def _route(dosage: JSON, codes: CodeTables) -> Route | None:
+    concept = dosage.get("route")
+    codings = _codings(concept)
+    for route, coding in codes.routes.items():
+        if any(codes.matches(coding, x.get("system"), x.get("code")) for x in codings):
+            return route
+    words = _words(concept)
+    for route, coding in codes.routes.items():
+        name = coding.display.lower().removesuffix(" route")  # `Intramuscular route` -> `intramuscular`
+        if words and (words == route.value.lower() or name in words):
+            return route
+    return None
+
+
+def _dose(dosage: JSON) -> tuple[float | None, str | None]:
+    """Micrograms per dose from doseAndRate[].doseQuantity, or the reason it cannot be read."""
+    raw = dosage.get("doseAndRate")
+    rates = (
+        [raw]
+        if isinstance(raw, dict)
+        else [r for r in raw if isinstance(r, dict)]
+        if isinstance(raw, list)
+        else []
+    )
+    quantity = next((r["doseQuantity"] for r in rates if isinstance(r.get("doseQuantity"), dict)), None)
+    if quantity is None:
+        ranged = any(isinstance(r.get("doseRange"), dict) for r in rates)
+        return None, "the dose is a range, which b12plan does not check" if ranged else "no dose is given"
+    value = quantity.get("value")
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        return None, "the dose has no positive value"
+    written = str(quantity.get("code") or quantity.get("unit") or "").strip()
+    if not written:
+        return None, "the dose has no unit"
+    factor = _MICROGRAMS_PER.get(written.lower().replace("µ", "u").replace("μ", "u"))
+    if factor is None:
+        return None, f"the dose unit {written!r} is not a mass (micrograms or mg)"
+    return float(value) * factor, None
+
+
+def _interval(dosage: JSON) -> tuple[tuple[float, float] | None, str | None]:
+    """Days between doses from timing.repeat (frequency per period, with their Max), or why not."""
+    repeat = _obj(dosage.get("timing")).get("repeat")
+    if not isinstance(repeat, dict) or "period" not in repeat:
+        return None, "the timing gives no period"
+    unit = repeat.get("periodUnit")
+    if unit not in _DAYS_PER:
+        return None, f"the period unit {unit!r} is not a unit of time"
+    try:
+        period = float(repeat["period"])
+        period_max = float(repeat.get("periodMax", period))
+        frequency = float(repeat.get("frequency", 1))
+        frequency_max = float(repeat.get("frequencyMax", frequency))
+    except (TypeError, ValueError):
+        return None, "the timing numbers cannot be read"
+    if min(period, period_max, frequency, frequency_max) <= 0:
+        return None, "the timing numbers must be positive"
+    short, long = _DAYS_PER[unit]
+    return (period * short / frequency_max, period_max * long / frequency), None
+
+
+def _dosage(raw: JSON, codes: CodeTables) -> Dosage:
+    dose, dose_problem = _dose(raw)
+    interval, interval_problem = _interval(raw)
+    sequence = raw.get("sequence")
+    return Dosage(
+        sequence=sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None,
+        dose_mcg=dose,
+        interval_days=interval,
+        route=_route(raw, codes),
+        text=str(raw.get("text") or ""),
+        problems=tuple(p for p in (dose_problem, interval_problem) if p),
+    )
+
+
+def read_orders(resources: Iterable[Mapping[str, Any]], codes: CodeTables) -> list[MedicineOrder]:
+    """The MedicationRequests among `resources` that are B12 or folic acid, in the order given.
+
+    Medication resources in the same list (or contained in the request) resolve a medicationReference.
+    """
+    items = [dict(r) for r in resources]
+    medications = {str(r.get("id")): r for r in items if r.get("resourceType") == "Medication"}
+    orders: list[MedicineOrder] = []
+    for r in items:
+        if r.get("resourceType") != "MedicationRequest":
+            continue
+        concept = _medication_concept(r, medications)
+        formulation, folic = _formulation(concept, codes), _is_folic_acid(concept, codes)
+        if formulation is None and not folic:
+            continue
+        name = str(_obj(concept).get("text") or "") or next(
+            (str(c.get("display")) for c in _codings(concept) if c.get("display")), "the medicine ordered"
+        )
+        given = r.get("dosageInstruction")
+        raw = [d for d in given if isinstance(d, dict)] if isinstance(given, list) else []
+        orders.append(
+            MedicineOrder(
+                reference=f"MedicationRequest/{r.get('id', '?')}",
+                resource=r,
+                name=name,
+                formulation=formulation,
+                folic_acid=folic,
+                dosages=tuple(_dosage(d, codes) for d in raw),
+            )
+        )
+    return orders
+
+
+def _start(statement: Mapping[str, Any]) -> dt.date | None:
+    text = _obj(statement.get("effectivePeriod")).get("start") or statement.get("effectiveDateTime")
+    try:
+        return dt.date.fromisoformat(str(text)[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def active_b12_treatment(resources: Iterable[Mapping[str, Any]], codes: CodeTables) -> B12Treatment | None:
+    """B12 replacement that MedicationStatements show as active, or None.
+
+    `started` is the earliest start date given (effectivePeriod.start or effectiveDateTime), if any.
+    """
+    items = [dict(r) for r in resources]
+    medications = {str(r.get("id")): r for r in items if r.get("resourceType") == "Medication"}
+    found = [
+        r
+        for r in items
+        if r.get("resourceType") == "MedicationStatement"
+        and r.get("status") in _ACTIVE_STATEMENT
+        and _formulation(_medication_concept(r, medications), codes) is not None
+    ]
+    if not found:
+        return None
+    starts = [d for r in found if (d := _start(r)) is not None]
+    return B12Treatment(
+        references=tuple(f"MedicationStatement/{r.get('id', '?')}" for r in found),
+        started=min(starts) if starts else None,
+    )
+
+
+def route_kind(route: Route | None) -> str | None:
+    """The rule set's word for a route: `injection` (IM, SC, IV) or `oral`; None when not known."""
+    if route is None:
+        return None
+    return "oral" if route is Route.ORAL else "injection"
+
+
+def close(a: float, b: float) -> bool:
+    """Equal up to float noise (0.1 mg is 100 micrograms)."""
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def overlaps(span: Sequence[float], allowed: Sequence[float]) -> bool:
+    """Do two closed spans of days share a day (up to float noise)?"""
+    return span[0] <= allowed[1] + 1e-9 and allowed[0] <= span[1] + 1e-9

@@ -1,0 +1,42 @@
+"""FHIR R4 in and out: a plan as a Bundle (export), FHIR resources as a case (import).
+
+The fhir.resources R4B models stay inside this package (`fhir.resources` at top level is R5); domain
+values never see FHIR.
+
+    export.py    plan_to_fhir_bundle, AdministrationRecord
+    importer.py  bundle_to_case, ImportResult
+    bundles.py   Bundle / NDJSON / Bulk Data manifest text -> resource dicts
+    checks.py    bindings and code shapes fhir.resources does not check
+    codes.py     data/codes.toml as frozen tables; Verhoeff and ATC checks
+"""
+
+from b12plan.adapters.fhir.bundles import (
+    BulkManifest,
+    ManifestFile,
+    read_manifest,
+    read_resources,
+    resources_from_bundle,
+    resources_from_ndjson,
+)
+from b12plan.adapters.fhir.checks import check_resources
+from b12plan.adapters.fhir.codes import atc_valid, load_codes, snomed_id_valid, verhoeff_valid
+from b12plan.adapters.fhir.export import AdministrationRecord, plan_to_fhir_bundle
+from b12plan.adapters.fhir.importer import ImportResult, bundle_to_case
+
+__all__ = [
+    "AdministrationRecord",
+    "BulkManifest",
+    "ImportResult",
+    "ManifestFile",
+    "atc_valid",
+    "bundle_to_case",
+    "check_resources",
+    "load_codes",
+    "plan_to_fhir_bundle",
+    "read_manifest",
+    "read_resources",
+    "resources_from_bundle",
+    "resources_from_ndjson",
+    "snomed_id_valid",
+    "verhoeff_valid",
+]
