@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit cases clean
+.PHONY: run demo test lint typecheck unit cases clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -12,8 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## run: plan the bundled example case on the embedded default (no server needed)
+## run: the web app on http://127.0.0.1:8000 with the embedded SQLite store (no server to install)
 run: $(STAMP)
+	$(BIN)/b12plan serve
+
+## demo: write the example case and print its written plan
+demo: $(STAMP)
 	$(BIN)/b12plan example > example-case.json
 	$(BIN)/b12plan plan example-case.json
 

@@ -6,6 +6,9 @@
     │   ├── UnknownRulesetError       a rule set id that is not shipped
     │   ├── UnknownProductError       a product id that is not in the catalogue
     │   └── UnknownPatientError       a patient id that is not in the record store
+    ├── AccessError (PermissionError) the acting user may not do this (web app and API)
+    │   ├── NotSignedInError          no valid session or token: 401, or the sign-in page
+    │   └── ForbiddenError            signed in, but not theirs to see or do: 403
     └── DataError (RuntimeError)      a shipped data file is wrong: a bug in b12plan, exit code 3
 
 User errors name the field and the problem; they never carry patient values beyond what the user typed.
@@ -16,10 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AccessError",
     "B12planError",
     "CaseError",
     "DataError",
     "FieldProblem",
+    "ForbiddenError",
+    "NotSignedInError",
     "UnknownPatientError",
     "UnknownProductError",
     "UnknownRulesetError",
@@ -74,6 +80,25 @@ class UnknownProductError(UserError):
 
 class UnknownPatientError(UserError):
     """A patient id (the pseudonymous reference) that the record store does not hold."""
+
+
+class AccessError(B12planError, PermissionError):
+    """The acting user (an `accounts.Actor`, or nobody) may not do this. Raised by the services, which hold
+    the access checks; the message names what was refused, never another patient's data."""
+
+    exit_code = 2
+
+    def __init__(self, problem: str, *, field: str = "") -> None:
+        self.problems: list[FieldProblem] = [FieldProblem(field, problem)]
+        super().__init__(str(self.problems[0]))
+
+
+class NotSignedInError(AccessError):
+    """No valid session or token: sign in first."""
+
+
+class ForbiddenError(AccessError):
+    """Signed in, but the record or action is not this user's to see or do."""
 
 
 class DataError(B12planError, RuntimeError):

@@ -1,4 +1,4 @@
-"""Patient records in and out of the store: export (JSON or CSV), import (the JSON export), and backup.
+"""Patient records in and out of the store: export (JSON, CSV or FHIR), import (the JSON export), and backup.
 
 Export JSON (`b12plan.record/1`) is the whole clinical record of one patient; the audit log stays with the
 database it belongs to. Import reads that format (one record, or a list of them) in one transaction and is
@@ -42,6 +42,7 @@ __all__ = [
     "BackupResult",
     "ImportResult",
     "backup",
+    "export_fhir",
     "export_record",
     "import_records",
     "record_document",
@@ -164,11 +165,59 @@ def _csv_rows(file: PatientFile) -> list[dict[str, Any]]:
     return [{"patient": ref, **row} for _, _, row in sorted(rows, key=lambda r: (r[0], r[1]))]
 
 
+def export_fhir(store: Store, ref: str, *, tz: str | None = None) -> dict[str, Any]:
+    """One patient's current plan and recorded doses as a FHIR R4 Bundle (a JSON-ready dict).
+
+    The latest plan version gives the MedicationRequest (draft proposal) and the CarePlan of its tests and
+    reviews; each stored dose gives a MedicationAdministration, its `request` that MedicationRequest when
+    given under this version (none for a dose given under an earlier one). The subject is
+    `Patient/<ref>`, the pseudonymous id: no name leaves the record. Stored times are local wall-clock
+    times, read in `tz` (an IANA zone; default the machine's). Validated with the R4B models and our own
+    binding checks (`adapters.fhir.plan_to_fhir_bundle`).
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from b12plan.adapters.fhir import AdministrationRecord, plan_to_fhir_bundle
+    from b12plan.rulebook import load_catalogue
+
+    try:
+        zone = ZoneInfo(tz) if tz else None
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError([FieldProblem("tz", f"{tz!r} is not a known IANA time zone")]) from None
+    with store.transaction(write=False) as records:
+        file = records.patient_file(records.patient(ref))
+    latest = file.latest_plan
+    if latest is None:
+        raise UserError(
+            [FieldProblem("patient", f"{ref!r} has no saved plan, so there is no plan to export as FHIR")]
+        )
+    plan = Plan.model_validate_json(latest.plan_json)
+    catalogue = load_catalogue()
+    known = set(catalogue.ids())
+    given = [
+        AdministrationRecord(
+            at=a.at.replace(tzinfo=zone) if zone else a.at.astimezone(),
+            dose_mcg=a.dose_mcg,
+            route=Route(a.route),
+            site=a.site,
+            lot=a.lot,
+            volume_ml=a.volume_ml,
+            formulation=catalogue.get(a.product_id).formulation if a.product_id in known else None,
+            under_plan=a.at >= latest.created_at,
+        )
+        for a in file.administrations
+    ]
+    return plan_to_fhir_bundle(plan, patient_ref=f"Patient/{file.patient.ref}", administrations=given)
+
+
 def export_record(store: Store, ref: str, fmt: str, *, now: dt.datetime | None = None) -> str:
-    """One patient's record as `json` (b12plan.record/1, importable) or `csv` (one row per entry, in time
-    order: plan, vial, dose, lab, symptom)."""
-    if fmt not in ("json", "csv"):
-        raise UserError([FieldProblem("--format", f"{fmt!r} is not an export format; use json or csv")])
+    """One patient's record as `json` (b12plan.record/1, importable), `csv` (one row per entry, in time
+    order: plan, vial, dose, lab, symptom) or `fhir` (`export_fhir`: the current plan and the doses given)."""
+    if fmt not in ("json", "csv", "fhir"):
+        problem = f"{fmt!r} is not an export format; use json or csv (the record), or fhir"
+        raise UserError([FieldProblem("--format", problem)])
+    if fmt == "fhir":
+        return json.dumps(export_fhir(store, ref), indent=2, ensure_ascii=False) + "\n"
     with store.transaction(write=False) as records:
         file = records.patient_file(records.patient(ref))
     if fmt == "json":

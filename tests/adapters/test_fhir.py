@@ -129,11 +129,20 @@ def test_every_code_in_codes_toml_passes_our_checks() -> None:
 
 
 def test_every_snomed_id_in_the_file_text_passes_verhoeff() -> None:
-    """Also the ids in comments: a code quoted anywhere in the data file must be a real id."""
+    """Also the ids in comments: a code quoted anywhere in the data file must be a real id. RxNorm ids
+    (plain numbers, no check digit) are the only other long numbers in it."""
     text = CODES_TOML.read_text(encoding="utf-8")
-    ids = set(re.findall(r"(?<![\d.-])\d{6,18}(?![\d.-])", text))
+    rxnorm = {c.code for c in load_codes().all_codings() if c.system == "rxnorm"}
+    ids = set(re.findall(r"(?<![\d.-])\d{6,18}(?![\d.-])", text)) - rxnorm
     assert len(ids) > 20
     assert sorted(i for i in ids if not verhoeff_valid(i)) == []
+
+
+def test_rxnorm_ids_are_marked_for_checking() -> None:
+    """RxNorm ids have no check digit to catch a typo: each stays `verify = true` until checked (RxNav)."""
+    rxnorm = [c for c in load_codes().all_codings() if c.system == "rxnorm"]
+    assert {c.code for c in rxnorm} >= {"309594", "6809", "7646", "4511", "11289"}
+    assert all(c.verify for c in rxnorm), [c.code for c in rxnorm if not c.verify]
 
 
 @pytest.mark.parametrize(

@@ -41,8 +41,8 @@ def test_upgrade_from_the_first_schema_keeps_the_data(db_url: str) -> None:
             )
         assert "upper_limit" not in {col["name"] for col in inspect(engine).get_columns("lab_results")}
         steps: list[tuple[int, int]] = []
-        assert upgrade(engine, progress=lambda done, total: steps.append((done, total))) == ("0001", "0002")
-        assert steps == [(0, 1), (1, 1)]
+        assert upgrade(engine, progress=lambda done, total: steps.append((done, total))) == ("0001", "0003")
+        assert steps == [(0, 2), (1, 2), (2, 2)]
         assert schema_state(engine).up_to_date
     finally:
         engine.dispose()
@@ -74,7 +74,7 @@ def test_a_database_behind_is_refused_until_upgraded(db_url: str) -> None:
     upgrade(engine, "0001")
     engine.dispose()
     with pytest.raises(
-        UserError, match=r"database: is at schema revision 0001, not 0002; run `b12plan db upgrade`"
+        UserError, match=r"database: is at schema revision 0001, not 0003; run `b12plan db upgrade`"
     ):
         Store.open(db_url, actor="tester")
 

@@ -18,7 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from b12plan import __version__, services
+from b12plan.cli import fhir as fhir_cli
 from b12plan.cli import record
+from b12plan.cli import web as web_cli
 from b12plan.errors import B12planError, UserError
 
 __all__ = ["app", "run"]
@@ -233,6 +235,8 @@ def example() -> None:
 
 
 record.register(app)
+fhir_cli.register(app)
+web_cli.register(app)
 
 
 def run() -> None:

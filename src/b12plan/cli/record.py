@@ -558,7 +558,9 @@ def history(ref: IdArg, format: FormatOpt = "text") -> None:
 
 def export(
     ref: IdArg,
-    format: Annotated[str, typer.Option("--format", "-f", help="json (importable) or csv")] = "json",
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="json (importable), csv, or fhir (plan and doses, FHIR R4)")
+    ] = "json",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this new file.")] = None,
 ) -> None:
     """Export one patient's record."""
@@ -579,23 +581,48 @@ def export(
     _guard(go)
 
 
+FhirOnly = "FHIR files only."
+
+
 def import_(
     file: Annotated[
-        str, typer.Argument(metavar="FILE", help="A `b12plan export` JSON file, or - for stdin.")
+        str,
+        typer.Argument(
+            metavar="FILE",
+            help="A `b12plan export` JSON file; or FHIR: a Bundle (JSON), NDJSON (optionally gzipped), a "
+            "Bulk Data manifest with its NDJSON files beside it; or - for stdin.",
+        ),
     ],
+    plan: Annotated[
+        bool, typer.Option("--plan", help=f"Also save a plan version from each imported case. {FhirOnly}")
+    ] = False,
+    ruleset: Annotated[str | None, typer.Option(help=f"Rule set for --plan. {FhirOnly}")] = None,
+    start: Annotated[str | None, typer.Option(help=f"First treatment day for --plan. {FhirOnly}")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=f"Count ages on this day. {FhirOnly}")] = None,
+    reason: Annotated[str | None, typer.Option(help=f"Why the plan changed, with --plan. {FhirOnly}")] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help=f"Import nothing if anything is not imported. {FhirOnly}")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every item not imported.")] = False,
 ) -> None:
-    """Import records exported as JSON (one or a list); entries already stored are skipped."""
+    """Import records exported as JSON (one or a list), or a FHIR R4 file; entries already stored are
+    skipped. What is not imported is counted on stderr (listed with --verbose)."""
 
     def go() -> None:
-        from b12plan import record_files
+        from b12plan import fhir_import, record_files
 
-        if file == "-":
-            text = sys.stdin.read()
-        else:
-            path = Path(file)
-            if not path.is_file():
-                raise UserError([FieldProblem("FILE", f"{file}: no such file")])
-            text = path.read_text(encoding="utf-8")
+        stdin = sys.stdin.buffer.read() if file == "-" else None
+        _kind, text, fhir = fhir_import.read_fhir_file(file, stdin=stdin)
+        if fhir is not None:
+            from b12plan.cli.fhir import import_fhir
+
+            import_fhir(fhir, plan=plan, ruleset=ruleset, start=start, as_of=as_of, reason=reason,
+                        strict=strict, verbose=verbose)  # fmt: skip
+            return
+        if plan or ruleset or start or as_of or reason or strict:
+            raise UserError(
+                [FieldProblem("FILE", "is a b12plan record export: --plan and the like are for FHIR")]
+            )
         with _store() as store, _progress("importing") as step:
             result = record_files.import_records(store, text, progress=step)
         new = f", new patients: {', '.join(result.patients_added)}" if result.patients_added else ""

@@ -18,6 +18,7 @@ from b12plan.store.values import (
     StoredLab,
     StoredPlanVersion,
     StoredSymptom,
+    StoredUser,
     StoredVial,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "StoredLab",
     "StoredPlanVersion",
     "StoredSymptom",
+    "StoredUser",
     "StoredVial",
     "check_revision",
     "current_user",

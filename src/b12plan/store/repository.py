@@ -43,6 +43,7 @@ from b12plan.store.tables import (
     PatientRow,
     PlanVersionRow,
     SymptomScoreRow,
+    UserRow,
     VialRow,
 )
 from b12plan.store.values import (
@@ -53,6 +54,7 @@ from b12plan.store.values import (
     StoredLab,
     StoredPlanVersion,
     StoredSymptom,
+    StoredUser,
     StoredVial,
 )
 
@@ -393,6 +395,62 @@ class Records:
         row = SymptomScoreRow(patient_id=patient_id, recorded_at=utc_now(), **given)
         self._insert(row, action=action, entity="symptom_score", patient_id=patient_id, given=given)
         return _value(row, StoredSymptom)
+
+    # -- accounts (web app and API) ------------------------------------------------------------------------
+
+    def _users(self, where: Any) -> list[StoredUser]:
+        users = _table(UserRow)
+        query = (
+            select(*users.columns, PatientRow.ref.label("patient_ref"))
+            .outerjoin(PatientRow, PatientRow.id == users.c.patient_id)
+            .where(where)
+            .order_by(users.c.username)
+        )
+        return [StoredUser(**row._mapping) for row in self.session.execute(query)]
+
+    def add_user(
+        self,
+        username: str,
+        *,
+        password_hash: str,
+        role: str,
+        clinic: str | None = None,
+        patient_id: int | None = None,
+    ) -> StoredUser:
+        """Add an account; a username already taken is refused (`username: ...`)."""
+        taken = UserError([FieldProblem("username", f"an account {username!r} already exists")])
+        if self.session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
+            raise taken
+        given = {"username": username, "password_hash": password_hash, "role": role}
+        row = UserRow(**given, clinic=clinic, patient_id=patient_id, created_at=utc_now())
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+                self.session.flush()
+        except IntegrityError:  # another process added the same name since the check above
+            raise taken from None
+        fields = [*given, *(["clinic"] if clinic else []), *(["patient_id"] if patient_id else [])]
+        self._audit("add", "user", row.id, patient_id, fields)
+        return self._users(UserRow.id == row.id)[0]
+
+    def user(self, user_id: int) -> StoredUser | None:
+        found = self._users(UserRow.id == user_id)
+        return found[0] if found else None
+
+    def user_named(self, username: str) -> StoredUser | None:
+        found = self._users(UserRow.username == username)
+        return found[0] if found else None
+
+    def users(self) -> list[StoredUser]:
+        return self._users(true())
+
+    def count_users(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(UserRow)) or 0)
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Replace an account's password hash (a new password, or the same one hashed with new parameters)."""
+        self.session.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash))
+        self._audit("update", "user", user_id, None, ["password_hash"])
 
     # -- reading whole records ---------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ __all__ = [
     "PatientRow",
     "PlanVersionRow",
     "SymptomScoreRow",
+    "UserRow",
     "VialRow",
 ]
 
@@ -184,3 +185,22 @@ class AuditRow(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int | None]
     fields: Mapped[str] = mapped_column(Text, default="")
+
+
+class UserRow(Base):
+    """Someone who signs in to the web app or the API (revision 0003): an argon2 password hash, a role, and
+    the clinic (a clinician's) or the patient record (a patient's) that the role is limited to."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'clinician', 'patient')", name="role"),
+        CheckConstraint("role <> 'patient' OR patient_id IS NOT NULL", name="patient_has_record"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    clinic: Mapped[str | None]
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    created_at: Mapped[dt.datetime]

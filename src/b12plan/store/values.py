@@ -20,6 +20,7 @@ __all__ = [
     "StoredLab",
     "StoredPlanVersion",
     "StoredSymptom",
+    "StoredUser",
     "StoredVial",
 ]
 
@@ -118,6 +119,20 @@ class StoredSymptom:
     symptom: str
     score: int
     recorded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StoredUser:
+    """A web and API account. `patient_ref` is the pseudonymous id of a patient's own record."""
+
+    id: int
+    username: str
+    password_hash: str
+    role: str
+    clinic: str | None
+    patient_id: int | None
+    created_at: dt.datetime
+    patient_ref: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from b12plan.adapters.cds_hooks.medicines import B12Treatment, active_b12_treatm
 from b12plan.adapters.cds_hooks.prefetch import MEDICATIONS, Prefetch
 from b12plan.adapters.fhir import ImportResult, bundle_to_case, plan_to_fhir_bundle
 from b12plan.adapters.fhir.codes import CodeTables
+from b12plan.adapters.fhir.shapes import shape_problem
 from b12plan.adapters.render._words import FORMULATION_WORDS
 from b12plan.domain.codes import Condition, Formulation, LabTest
 from b12plan.domain.plan import Plan
@@ -119,14 +120,14 @@ def read_record(
     prefetch: Prefetch, *, patient_id: str, today: dt.date, rules: RuleSet, codes: CodeTables
 ) -> Record:
     """Import the prefetched resources of `patient_id` and plan them when the prefetch allows it."""
-    try:
-        imported = bundle_to_case(prefetch.all(), as_of=today, patient_id=patient_id)
-    except (AttributeError, TypeError) as exc:
-        # The importer expects R4 shapes; a field of the wrong JSON type (a string where FHIR has an
-        # object) is the client's malformed resource, not a b12plan failure.
+    # The importer reports a field of the wrong JSON type (a string where FHIR has an object) and reads on;
+    # from a CDS client it is a malformed request, refused as such.
+    malformed = [f"{r.get('resourceType')}: {p}" for r in prefetch.all() if (p := shape_problem(r))]
+    if malformed:
         raise UserError(
-            [FieldProblem("prefetch", f"holds a resource that is not FHIR R4 JSON ({exc})")]
-        ) from None
+            [FieldProblem("prefetch", f"holds a resource that is not FHIR R4 JSON ({malformed[0]})")]
+        )
+    imported = bundle_to_case(prefetch.all(), as_of=today, patient_id=patient_id)
     treatment = active_b12_treatment(prefetch.all(MEDICATIONS), codes)
     case: JSON = {**imported.case, "ruleset": rules.id}
     if treatment is not None and treatment.started is not None and treatment.started <= today:

@@ -4,7 +4,8 @@ The fhir.resources R4B models stay inside this package (`fhir.resources` at top 
 values never see FHIR.
 
     export.py    plan_to_fhir_bundle, AdministrationRecord
-    importer.py  bundle_to_case, ImportResult
+    importer.py  bundle_to_case, bundle_to_cases, ImportResult, ImportBatch
+    shapes.py    the JSON types of the fields the importer reads
     bundles.py   Bundle / NDJSON / Bulk Data manifest text -> resource dicts
     checks.py    bindings and code shapes fhir.resources does not check
     codes.py     data/codes.toml as frozen tables; Verhoeff and ATC checks
@@ -21,15 +22,18 @@ from b12plan.adapters.fhir.bundles import (
 from b12plan.adapters.fhir.checks import check_resources
 from b12plan.adapters.fhir.codes import atc_valid, load_codes, snomed_id_valid, verhoeff_valid
 from b12plan.adapters.fhir.export import AdministrationRecord, plan_to_fhir_bundle
-from b12plan.adapters.fhir.importer import ImportResult, bundle_to_case
+from b12plan.adapters.fhir.importer import ImportBatch, ImportResult, bundle_to_case, bundle_to_cases
+from b12plan.adapters.fhir.shapes import shape_problem
 
 __all__ = [
     "AdministrationRecord",
     "BulkManifest",
+    "ImportBatch",
     "ImportResult",
     "ManifestFile",
     "atc_valid",
     "bundle_to_case",
+    "bundle_to_cases",
     "check_resources",
     "load_codes",
     "plan_to_fhir_bundle",
@@ -37,6 +41,7 @@ __all__ = [
     "read_resources",
     "resources_from_bundle",
     "resources_from_ndjson",
+    "shape_problem",
     "snomed_id_valid",
     "verhoeff_valid",
 ]

@@ -40,11 +40,31 @@ class BulkManifest:
 
 
 def read_manifest(manifest: Mapping[str, Any]) -> BulkManifest:
-    """The files of a Bulk Data manifest. Accepts `error` (Bulk Data 1.0/2.0) and `outcome` (later drafts)."""
+    """The files of a Bulk Data manifest. Accepts `error` (Bulk Data 1.0/2.0) and `outcome` (later drafts).
+
+    A manifest that is not one (no `output` array, a file without a `url` string) is refused naming the
+    field; `deleted` (resources deleted since `_since`) cannot be applied to a record and is refused too,
+    rather than ignored."""
 
     def files(key: str) -> tuple[ManifestFile, ...]:
-        return tuple(ManifestFile(str(f.get("type", "")), str(f["url"])) for f in manifest.get(key) or ())
+        listed = manifest.get(key)
+        if listed is None:
+            return ()
+        if not isinstance(listed, list):
+            raise UserError([FieldProblem(f"manifest.{key}", "must be an array of files")])
+        out: list[ManifestFile] = []
+        for i, f in enumerate(listed):
+            if not isinstance(f, dict) or not isinstance(f.get("url"), str) or not f["url"]:
+                raise UserError([FieldProblem(f"manifest.{key}[{i}]", "must be an object with a url")])
+            out.append(ManifestFile(str(f.get("type") or ""), f["url"]))
+        return tuple(out)
 
+    if not isinstance(manifest.get("output"), list):
+        raise UserError([FieldProblem("manifest.output", "must be an array of files")])
+    if files("deleted"):
+        raise UserError(
+            [FieldProblem("manifest.deleted", "lists deleted resources; b12plan imports whole exports only")]
+        )
     return BulkManifest(files("output"), files("error") + files("outcome"))
 
 
@@ -72,12 +92,19 @@ def resources_from_bundle(bundle: Mapping[str, Any]) -> list[JSON]:
     """
     if bundle.get("resourceType") != "Bundle":
         return [dict(bundle)]
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise UserError([FieldProblem("Bundle.entry", "must be an array")])
     out: list[JSON] = []
-    for entry in bundle.get("entry") or ():
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise UserError([FieldProblem(f"Bundle.entry[{i}]", "must be an object")])
         resource = entry.get("resource")
+        if resource is None:
+            continue  # a request or response entry carries no resource
         if not isinstance(resource, dict):
-            continue
-        full_url = str(entry.get("fullUrl", ""))
+            raise UserError([FieldProblem(f"Bundle.entry[{i}].resource", "must be an object")])
+        full_url = str(entry.get("fullUrl") or "")
         if "id" not in resource and full_url.startswith("urn:uuid:"):
             resource = {**resource, "id": full_url.removeprefix("urn:uuid:")}
         out.extend(resources_from_bundle(resource))

@@ -3,7 +3,8 @@
 `parse_codes` reads the TOML text and refuses a bad table with `DataError` naming the item (a shipped data
 file that is wrong is a bug in b12plan); `load_codes` reads the shipped file once. Checks: every SNOMED CT
 id passes the Verhoeff check digit and has a concept partition, every ATC code has the shape of its level,
-every cause/condition is a contract code, and every test and route of the contract has a coding.
+every RxNorm id is a plain number, every cause/condition is a contract code, and every test and route of the
+contract has a coding.
 """
 
 from __future__ import annotations
@@ -141,13 +142,15 @@ class Finding:
 
 @dataclass(frozen=True)
 class MedicationClass:
-    """Medicines that mean one case code (e.g. every PPI -> cause `ppi`)."""
+    """Medicines (or allergens) that mean one case code: every PPI -> cause `ppi`, cobalt -> condition
+    `cobalt_allergy`; `b12_replacement` for B12 itself (the case's `treatment_started`)."""
 
     id: str
     codings: tuple[Coding, ...]
     names: tuple[str, ...]
     cause: Cause | None = None
     condition: Condition | None = None
+    b12_replacement: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,7 @@ class CodeTables:
     qualitative: Mapping[str, Qualitative]
     findings: tuple[Finding, ...]
     medications: tuple[MedicationClass, ...]
+    allergens: tuple[MedicationClass, ...] = ()
 
     def system_name(self, uri: str | None) -> str | None:
         return self.aliases.get(uri or "")
@@ -189,6 +193,21 @@ class CodeTables:
                 return med
         return None
 
+    def find_all(
+        self,
+        classes: Sequence[MedicationClass],
+        codes: Sequence[tuple[str | None, str | None]],
+        text: str,
+    ) -> list[MedicationClass]:
+        """Every class (of `medications` or `allergens`) these codings or ingredient words in `text`
+        (lower-cased) mean, in table order: a combined product (B12 with folic acid) means both."""
+        return [
+            med
+            for med in classes
+            if any(self.matches(c, uri, code) for c in med.codings for uri, code in codes)
+            or any(re.search(rf"\b{re.escape(name)}\b", text) for name in med.names)
+        ]
+
     def all_codings(self) -> Iterator[Coding]:
         for codings in self.formulations.values():
             yield from codings
@@ -198,7 +217,7 @@ class CodeTables:
         for q in self.qualitative.values():
             yield from q.codings
         yield from (f.coding for f in self.findings)
-        for m in self.medications:
+        for m in (*self.medications, *self.allergens):
             yield from m.codings
 
 
@@ -217,6 +236,8 @@ def _coding(raw: Any, where: str, uris: Mapping[str, str]) -> Coding:
         raise DataError(f"codes.toml {where}: {code!r} is not an ATC code")
     if system == "loinc" and not re.fullmatch(r"\d{1,7}-\d", code):
         raise DataError(f"codes.toml {where}: {code!r} is not a LOINC code")
+    if system == "rxnorm" and not re.fullmatch(r"[1-9][0-9]{0,9}", code):
+        raise DataError(f"codes.toml {where}: {code!r} is not an RxNorm concept id")
     return Coding(system, uris[system], code, raw["display"], raw["source"], bool(raw.get("verify", False)))
 
 
@@ -227,11 +248,18 @@ def _enum_key(enum: type[_E], key: str, where: str) -> _E:
         raise DataError(f"codes.toml {where}: {key!r} is not a {enum.__name__} code") from None
 
 
-def _meaning(raw: dict[str, Any], where: str) -> dict[str, Any]:
-    """The one case code an import entry means: cause, condition or patient = "pregnant"."""
-    given = [k for k in ("cause", "condition", "patient") if k in raw]
-    if len(given) != 1:
-        raise DataError(f"codes.toml {where}: needs exactly one of cause, condition, patient")
+def _meaning(
+    raw: dict[str, Any], where: str, keys: tuple[str, ...] = ("cause", "condition", "patient")
+) -> dict[str, Any]:
+    """The one case code an import entry means: cause, condition, patient = "pregnant" (findings) or
+    treatment = "b12_replacement" (medicines), of those `keys` allows."""
+    given = [k for k in ("cause", "condition", "patient", "treatment") if k in raw]
+    if len(given) != 1 or given[0] not in keys:
+        raise DataError(f"codes.toml {where}: needs exactly one of {', '.join(keys)}")
+    if "treatment" in raw:
+        if raw["treatment"] != "b12_replacement":
+            raise DataError(f"codes.toml {where}: treatment must be 'b12_replacement'")
+        return {"b12_replacement": True}
     if "patient" in raw:
         if raw["patient"] != "pregnant":
             raise DataError(f"codes.toml {where}: patient must be 'pregnant'")
@@ -239,6 +267,20 @@ def _meaning(raw: dict[str, Any], where: str) -> dict[str, Any]:
     if "cause" in raw:
         return {"cause": _enum_key(Cause, raw["cause"], where)}
     return {"condition": _enum_key(Condition, raw["condition"], where)}
+
+
+def _medication_class(
+    raw: dict[str, Any], table: str, uris: Mapping[str, str], keys: tuple[str, ...]
+) -> MedicationClass:
+    where = f"{table}.{raw.get('id')}"
+    if not isinstance(raw.get("id"), str):
+        raise DataError(f"codes.toml {where}: needs an id")
+    return MedicationClass(
+        raw["id"],
+        tuple(_coding(c, f"{where}[{j}]", uris) for j, c in enumerate(raw.get("coding", []))),
+        tuple(n.lower() for n in raw.get("names", [])),
+        **_meaning(raw, where, keys),
+    )
 
 
 def parse_codes(text: str) -> CodeTables:
@@ -286,15 +328,11 @@ def parse_codes(text: str) -> CodeTables:
         for i, raw in enumerate(data.get("finding", []))
     )
     medications = tuple(
-        MedicationClass(
-            raw["id"],
-            tuple(
-                _coding(c, f"medication.{raw['id']}[{j}]", uris) for j, c in enumerate(raw.get("coding", []))
-            ),
-            tuple(n.lower() for n in raw.get("names", [])),
-            **_meaning(raw, f"medication.{raw['id']}"),
-        )
+        _medication_class(raw, "medication", uris, ("cause", "condition", "treatment"))
         for raw in data.get("medication", [])
+    )
+    allergens = tuple(
+        _medication_class(raw, "allergen", uris, ("condition",)) for raw in data.get("allergen", [])
     )
     for enum, table, name in (
         (Formulation, formulations, "formulation"),
@@ -320,6 +358,7 @@ def parse_codes(text: str) -> CodeTables:
         qualitative,
         findings,
         medications,
+        allergens,
     )
 
 

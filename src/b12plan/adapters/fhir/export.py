@@ -43,7 +43,11 @@ _ROUTE_WORDS = {
 
 @dataclass(frozen=True)
 class AdministrationRecord:
-    """One dose given. `at` must carry its UTC offset (FHIR dateTime with a time needs one)."""
+    """One dose given. `at` must carry its UTC offset (FHIR dateTime with a time needs one).
+
+    `under_plan`: given under the plan being exported, so its `request` is that plan's MedicationRequest;
+    False for a dose given under an earlier plan version (then it has no `request`: that order is not in
+    the Bundle)."""
 
     at: dt.datetime
     dose_mcg: float
@@ -52,6 +56,7 @@ class AdministrationRecord:
     lot: str | None = None
     volume_ml: float | None = None
     formulation: Formulation | None = None  # default: the plan's
+    under_plan: bool = True
 
 
 def plan_to_fhir_bundle(
@@ -80,7 +85,10 @@ def plan_to_fhir_bundle(
     for record in administrations:
         formulation = record.formulation or (plan.regimen.formulation if plan.regimen else None)
         admin_id = _uuid(key, f"MedicationAdministration|{record.at.isoformat()}")
-        resources.append(_administration(record, formulation, codes, admin_id, request_id, patient_ref))
+        if record.site:  # two doses at the same minute (both arms) are two resources
+            admin_id = _uuid(key, f"MedicationAdministration|{record.at.isoformat()}|{record.site}")
+        request = request_id if record.under_plan else None
+        resources.append(_administration(record, formulation, codes, admin_id, request, patient_ref))
     bundle: JSON = {
         "resourceType": "Bundle",
         "id": _uuid(key, "Bundle"),

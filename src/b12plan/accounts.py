@@ -1,0 +1,323 @@
+"""Who may do what: accounts, passwords, the acting user (`Actor`) and the access policy.
+
+Roles:
+
+    admin      every patient of every clinic, and the accounts
+    clinician  the patients of their own clinic: read, plan, record doses, labs and diary entries
+    patient    their own record only: read it, write their symptom diary, record a dose they gave themselves
+
+The policy is one table (`_ALLOWED`) read by `may`; the named checks (`can_read_patient`, ...) are what the
+services call (`b12plan.web_services`), so every surface that goes through them (pages, JSON API, CDS Hooks)
+is held to the same rules. Passwords are hashed with argon2id (argon2-cffi's RFC 9106 low-memory profile);
+only the hash is stored. An account's `stamp` (a digest of its hash) is carried by sessions and tokens, so
+a new password ends every session and token made with the old one.
+
+Calendar feeds are read by phone calendars that cannot sign in: a feed's URL carries an HMAC of the patient
+id made with the server's secret (`feed_signature`), which is the whole of its access check.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from typing import TYPE_CHECKING
+
+from b12plan.errors import FieldProblem, ForbiddenError, UnknownPatientError, UserError
+
+if TYPE_CHECKING:  # argon2 and the store are imported when used
+    from argon2 import PasswordHasher
+
+    from b12plan.store import PatientInfo, Store, StoredUser
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "Action",
+    "Actor",
+    "Role",
+    "add_user",
+    "authenticate",
+    "can_add_patient",
+    "can_list_patients",
+    "can_manage_users",
+    "can_plan",
+    "can_read_patient",
+    "can_record_dose",
+    "can_write_diary",
+    "can_write_patient",
+    "check_password",
+    "count_users",
+    "feed_signature",
+    "feed_signature_ok",
+    "hash_password",
+    "list_users",
+    "may",
+    "require",
+    "signed_in",
+    "verify_password",
+]
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # argon2 hashes anything; a cap keeps one request from costing much
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    CLINICIAN = "clinician"
+    PATIENT = "patient"
+
+
+class Action(StrEnum):
+    """What is done to one patient's record."""
+
+    READ = "read"  # the record, plan, calendar, charts, reviews
+    DIARY = "diary"  # add symptom diary scores
+    GIVE_DOSE = "give_dose"  # record a dose given (by a patient: one they gave themselves)
+    CLINICAL = "clinical"  # plan versions, labs, vials: a clinician's work
+
+
+# role -> actions on a patient's record, for the patients the role reaches (`_reaches`).
+_ALLOWED: Mapping[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(Action),
+    Role.CLINICIAN: frozenset(Action),
+    Role.PATIENT: frozenset({Action.READ, Action.DIARY, Action.GIVE_DOSE}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user a request acts for. `clinic` limits a clinician, `patient_ref` a patient."""
+
+    user_id: int
+    username: str
+    role: Role
+    clinic: str | None = None
+    patient_ref: str | None = None
+    stamp: str = ""
+
+    @property
+    def given_by(self) -> str:
+        """Who gave a dose this user records: `self` for a patient's own dose (the record's convention)."""
+        return "self" if self.role is Role.PATIENT else self.username
+
+
+def _reaches(actor: Actor, patient: PatientInfo) -> bool:
+    if actor.role is Role.ADMIN:
+        return True
+    if actor.role is Role.CLINICIAN:
+        return actor.clinic is not None and patient.clinic == actor.clinic
+    return actor.patient_ref is not None and patient.ref == actor.patient_ref
+
+
+def may(actor: Actor, action: Action, patient: PatientInfo) -> bool:
+    """Whether `actor` may do `action` to `patient`'s record."""
+    return action in _ALLOWED[actor.role] and _reaches(actor, patient)
+
+
+def can_read_patient(actor: Actor, patient: PatientInfo) -> bool:
+    return may(actor, Action.READ, patient)
+
+
+def can_write_patient(actor: Actor, patient: PatientInfo) -> bool:
+    """Clinical writes: plan versions, labs, vials."""
+    return may(actor, Action.CLINICAL, patient)
+
+
+def can_write_diary(actor: Actor, patient: PatientInfo) -> bool:
+    return may(actor, Action.DIARY, patient)
+
+
+def can_record_dose(actor: Actor, patient: PatientInfo) -> bool:
+    return may(actor, Action.GIVE_DOSE, patient)
+
+
+def can_plan(actor: Actor) -> bool:
+    """Make plans (the planner, the plan wizard): clinicians and admins."""
+    return actor.role in (Role.ADMIN, Role.CLINICIAN)
+
+
+def can_list_patients(actor: Actor) -> bool:
+    """See the patient list and the clinic dashboard (a clinician: their own clinic's)."""
+    return actor.role in (Role.ADMIN, Role.CLINICIAN)
+
+
+def can_add_patient(actor: Actor, clinic: str | None) -> bool:
+    """Add a patient to `clinic`: an admin to any, a clinician to their own."""
+    if actor.role is Role.ADMIN:
+        return True
+    return actor.role is Role.CLINICIAN and clinic is not None and clinic == actor.clinic
+
+
+def can_manage_users(actor: Actor) -> bool:
+    return actor.role is Role.ADMIN
+
+
+def require(allowed: bool, problem: str, *, field: str = "") -> None:
+    """Raise `ForbiddenError(problem)` unless `allowed`."""
+    if not allowed:
+        raise ForbiddenError(problem, field=field)
+
+
+# -- passwords ---------------------------------------------------------------------------------------------
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
+
+
+def check_password(password: str) -> None:
+    """Refuse a password too short to resist guessing (NIST SP 800-63B: length, not composition rules)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError([FieldProblem("password", f"use at least {MIN_PASSWORD_LENGTH} characters")])
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UserError([FieldProblem("password", f"use at most {MAX_PASSWORD_LENGTH} characters")])
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of `password`, with its own salt and parameters (the PHC string format)."""
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _stamp(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+# -- accounts in the store ---------------------------------------------------------------------------------
+
+
+def _actor(user: StoredUser) -> Actor:
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        clinic=user.clinic,
+        patient_ref=user.patient_ref,
+        stamp=_stamp(user.password_hash),
+    )
+
+
+def add_user(
+    store: Store,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    clinic: str | None = None,
+    patient: str | None = None,
+) -> Actor:
+    """Add an account. A clinician needs `clinic`; a patient needs `patient` (the id of their record, which
+    must exist) and has no clinic; an admin may have neither."""
+    username = username.strip()
+    if not _USERNAME.match(username):
+        raise UserError(
+            [FieldProblem("username", "use 1-100 letters, digits, '.', '_', '@' or '-', starting with one")]
+        )
+    try:
+        chosen = Role(role)
+    except ValueError:
+        problem = f"{role!r} is not a role; use admin, clinician or patient"
+        raise UserError([FieldProblem("role", problem)]) from None
+    clinic = clinic.strip() if clinic and clinic.strip() else None
+    if clinic is not None and len(clinic) > 200:
+        raise UserError([FieldProblem("clinic", "must be 1-200 characters")])
+    if chosen is Role.CLINICIAN and clinic is None:
+        raise UserError([FieldProblem("clinic", "a clinician needs the clinic they work in")])
+    if chosen is Role.PATIENT and not patient:
+        raise UserError([FieldProblem("patient", "a patient account needs the id of their record")])
+    if chosen is not Role.PATIENT and patient:
+        raise UserError([FieldProblem("patient", "only a patient account is linked to a record")])
+    if chosen is Role.PATIENT and clinic is not None:
+        raise UserError([FieldProblem("clinic", "a patient account sees its own record, not a clinic")])
+    check_password(password)
+    hashed = hash_password(password)
+    with store.transaction() as records:
+        patient_id = None
+        if patient:
+            found = records.find_patient(patient.strip())
+            if found is None:
+                raise UnknownPatientError(
+                    [FieldProblem("patient", f"no patient {patient!r} in this database")]
+                )
+            patient_id = found.id
+        user = records.add_user(
+            username, password_hash=hashed, role=chosen.value, clinic=clinic, patient_id=patient_id
+        )
+    return _actor(user)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the username is unknown, so that a wrong name takes as long as a wrong password."""
+    return hash_password("b12plan: no such account")
+
+
+def authenticate(store: Store, username: str, password: str) -> Actor | None:
+    """The account for `username` if `password` is its password, else None (the same for an unknown name).
+
+    A hash made with older argon2 parameters is replaced by one with the current parameters.
+    """
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return None
+    with store.transaction(write=False) as records:
+        user = records.user_named(username.strip())
+    if user is None:
+        verify_password(_dummy_hash(), password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if _hasher().check_needs_rehash(user.password_hash):
+        with store.transaction() as records:
+            records.set_password_hash(user.id, hash_password(password))
+            refreshed = records.user(user.id)
+        user = refreshed or user
+    return _actor(user)
+
+
+def signed_in(store: Store, user_id: int, stamp: str) -> Actor | None:
+    """The account a session or token names, if it still exists and its password has not changed since."""
+    with store.transaction(write=False) as records:
+        user = records.user(user_id)
+    if user is None or not hmac.compare_digest(_stamp(user.password_hash), stamp):
+        return None
+    return _actor(user)
+
+
+def list_users(store: Store) -> list[Actor]:
+    with store.transaction(write=False) as records:
+        return [_actor(u) for u in records.users()]
+
+
+def count_users(store: Store) -> int:
+    with store.transaction(write=False) as records:
+        return records.count_users()
+
+
+# -- calendar feeds ----------------------------------------------------------------------------------------
+
+
+def feed_signature(secret: str, patient_ref: str) -> str:
+    """The signature in a patient's calendar feed URL: HMAC-SHA256 of the id with the server's secret."""
+    digest = hmac.new(secret.encode(), b"b12plan-feed\x00" + patient_ref.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def feed_signature_ok(secret: str, patient_ref: str, signature: str) -> bool:
+    return hmac.compare_digest(feed_signature(secret, patient_ref), signature)
