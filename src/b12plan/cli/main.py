@@ -20,6 +20,7 @@ from rich.table import Table
 from b12plan import __version__, services
 from b12plan.cli import fhir as fhir_cli
 from b12plan.cli import record
+from b12plan.cli import screen as screen_cli
 from b12plan.cli import web as web_cli
 from b12plan.errors import B12planError, UserError
 
@@ -236,6 +237,7 @@ def example() -> None:
 
 record.register(app)
 fhir_cli.register(app)
+screen_cli.register(app)
 web_cli.register(app)
 
 
