@@ -295,7 +295,7 @@ def signed_in(store: Store, user_id: int, stamp: str) -> Actor | None:
     """The account a session or token names, if it still exists and its password has not changed since."""
     with store.transaction(write=False) as records:
         user = records.user(user_id)
-    if user is None or not hmac.compare_digest(_stamp(user.password_hash), stamp):
+    if user is None or not hmac.compare_digest(_stamp(user.password_hash).encode(), stamp.encode()):
         return None
     return _actor(user)
 
@@ -320,4 +320,5 @@ def feed_signature(secret: str, patient_ref: str) -> str:
 
 
 def feed_signature_ok(secret: str, patient_ref: str, signature: str) -> bool:
-    return hmac.compare_digest(feed_signature(secret, patient_ref), signature)
+    # compare bytes: compare_digest refuses non-ASCII str (a forged link must be a 403, never a 500)
+    return hmac.compare_digest(feed_signature(secret, patient_ref).encode(), signature.encode())

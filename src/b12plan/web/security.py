@@ -129,7 +129,8 @@ class Signer:
 
 def check_csrf(session: Session | None, sent: str | None) -> bool:
     """Whether the token a form sent is its session's."""
-    return session is not None and bool(sent) and hmac.compare_digest(session.csrf, sent or "")
+    sent_bytes = (sent or "").encode()  # bytes: compare_digest refuses non-ASCII str
+    return session is not None and bool(sent) and hmac.compare_digest(session.csrf.encode(), sent_bytes)
 
 
 class LoginLimiter:
