@@ -4,7 +4,9 @@
     .venv/bin/python benchmarks/screening_bench.py --sizes 100000 1000000 --work /tmp/b12bench
 
 For each size: write the synthetic FHIR NDJSON once (kept in --work and reused), then, each in its own
-process so memory is measured per run: a bare DuckDB scan, the screen, the bare scan again. Reported:
+process so memory is measured per run: a bare DuckDB scan, the screen (keeping the layout it stages with
+`--save-layout`), the bare scan again; then the same for the staged layout Parquet files (a re-screen of
+data already in the layout: a warehouse export, or last month's `--save-layout`). Reported:
 
 - observations: Observation resources in the input;
 - screen: wall time of the whole `b12plan screen` (reading, screening, writing files and report), its
@@ -13,7 +15,9 @@ process so memory is measured per run: a bare DuckDB scan, the screen, the bare 
   run (`CREATE TEMP TABLE AS SELECT * FROM read_json(...)`), the better of the two runs;
 - bare count: DuckDB parsing every file and counting rows (`SELECT count(*) ...`), the better of two;
 - speed ratios: bare time / screen time (1.0 = as fast as the bare scan);
-- scaling: screen time of the largest size / the smallest, against the data ratio.
+- scaling: screen time of the largest size / the smallest, against the data ratio;
+- for the layout Parquet input, the same columns: observations are the rows of observations.parquet (the
+  screened tests only), bare load and count read every layout file.
 
 Targets (issue 6): >= 1M observations/s; >= half the bare scan's speed; 10x data in <= 11x time; peak
 memory under 2 GB. The machine's load average is printed, as other work on the machine skews the times.
@@ -44,6 +48,7 @@ class Run:
 
 @dataclass
 class Result:
+    input: str
     patients: int
     observations: int
     input_mb: float
@@ -88,13 +93,15 @@ _BARE = textwrap.dedent(
     con.execute(f"SET threads = {threads}").fetchall()
     con.execute(f"SET memory_limit = '{memory}'").fetchall()
     con.execute("SET preserve_insertion_order = false").fetchall()
-    for kind, files in find_inputs([folder]).fhir.items():
-        for i, path in enumerate(files):
-            source = _read_json(kind, path)
-            if mode == "load":
-                con.execute(f"CREATE OR REPLACE TEMP TABLE t_{kind}_{i} AS SELECT * FROM {source}").fetchall()
-            else:
-                con.execute(f"SELECT count(*) FROM {source}").fetchall()
+    found = find_inputs([folder])
+    sources = [(k, i, _read_json(k, p)) for k, files in found.fhir.items() for i, p in enumerate(files)]
+    parquet = [(t, i, p) for t, files in found.layout.items() for i, p in enumerate(files)]
+    sources += [(t, i, f"read_parquet('{p}')") for t, i, p in parquet]
+    for kind, i, source in sources:
+        if mode == "load":
+            con.execute(f"CREATE OR REPLACE TEMP TABLE t_{kind}_{i} AS SELECT * FROM {source}").fetchall()
+        else:
+            con.execute(f"SELECT count(*) FROM {source}").fetchall()
     """
 )
 
@@ -103,8 +110,9 @@ def _bare(mode: str, folder: Path, threads: int, memory: str) -> Run:
     return _child([PYTHON, "-c", _BARE, mode, str(folder), str(threads), memory])
 
 
-def _screen(folder: Path, out: Path, threads: int, memory: str) -> Run:
+def _screen(folder: Path, out: Path, threads: int, memory: str, save_layout: Path | None = None) -> Run:
     cli = [str(Path(PYTHON).parent / "b12plan")]
+    keep = ["--save-layout", str(save_layout)] if save_layout else []
     return _child(
         [
             *cli,
@@ -119,6 +127,7 @@ def _screen(folder: Path, out: Path, threads: int, memory: str) -> Run:
             "--memory-limit",
             memory,
             "--quiet",
+            *keep,
         ]
     )
 
@@ -154,43 +163,76 @@ def _observations(folder: Path) -> int:
     return sum(int(f["count"]) for f in manifest["output"] if f["type"] == "Observation")
 
 
-def measure(patients: int, work: Path, *, seed: int, threads: int, memory: str) -> Result:
-    print(f"{patients:,} people", flush=True)
-    folder = _population(patients, work, seed)
-    size = sum(p.stat().st_size for p in folder.glob("*.ndjson*")) / 1e6
-    load = os.getloadavg()
+def _layout_observations(folder: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(folder / "observations.parquet").metadata.num_rows)
+
+
+def _runs(folder: Path, out: Path, threads: int, memory: str, save_layout: Path | None) -> tuple[Run, ...]:
+    """Bare load and count, the screen, bare load and count again; the better bare run of each kind."""
     first_load, first_count = _bare("load", folder, threads, memory), _bare("count", folder, threads, memory)
-    screen = _screen(folder, work / f"out-{patients}", threads, memory)
+    screen = _screen(folder, out, threads, memory, save_layout)
     second_load, second_count = (
         _bare("load", folder, threads, memory),
         _bare("count", folder, threads, memory),
     )
     best_load = min(first_load, second_load, key=lambda r: r.seconds)
     best_count = min(first_count, second_count, key=lambda r: r.seconds)
-    return Result(patients, _observations(folder), round(size, 1), screen, best_load, best_count, load)
+    return screen, best_load, best_count
+
+
+def measure(patients: int, work: Path, *, seed: int, threads: int, memory: str) -> list[Result]:
+    print(f"{patients:,} people", flush=True)
+    folder = _population(patients, work, seed)
+    size = sum(p.stat().st_size for p in folder.glob("*.ndjson*")) / 1e6
+    layout = work / f"layout-{patients}-seed{seed}"
+    load = os.getloadavg()
+    fhir = Result(
+        "FHIR NDJSON",
+        patients,
+        _observations(folder),
+        round(size, 1),
+        *_runs(folder, work / f"out-{patients}", threads, memory, layout),
+        load,
+    )
+    load = os.getloadavg()
+    staged = Result(
+        "layout Parquet",
+        patients,
+        _layout_observations(layout),
+        round(sum(p.stat().st_size for p in layout.glob("*.parquet")) / 1e6, 1),
+        *_runs(layout, work / f"out-{patients}-layout", threads, memory, None),
+        load,
+    )
+    return [fhir, staged]
 
 
 def _table(results: list[Result]) -> str:
     lines = [
-        "| people | observations | input | screen | obs/s | peak memory | bare load | speed vs load "
-        "| bare count | speed vs count | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| input | people | observations | input size | screen | obs/s | peak memory | bare load "
+        "| speed vs load | bare count | speed vs count | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r.patients:,} | {r.observations:,} | {r.input_mb:,.0f} MB | {r.screen.seconds:.1f} s "
-            f"| {r.obs_per_second:,.0f} | {r.screen.peak_mb:,.0f} MB | {r.bare_load.seconds:.1f} s "
+            f"| {r.input} | {r.patients:,} | {r.observations:,} | {r.input_mb:,.0f} MB "
+            f"| {r.screen.seconds:.1f} s | {r.obs_per_second:,.0f} | {r.screen.peak_mb:,.0f} MB "
+            f"| {r.bare_load.seconds:.1f} s "
             f"| {r.vs_load:.2f} | {r.bare_count.seconds:.1f} s | {r.vs_count:.2f} "
             f"| {r.load_average[0]:.1f} |"
         )
-    if len(results) > 1:
-        small, large = results[0], results[-1]
-        data = large.observations / small.observations
-        lines.append("")
-        lines.append(
-            f"Scaling: {data:.1f}x the observations in {large.screen.seconds / small.screen.seconds:.1f}x "
-            f"the time (target: at most {data * 1.1:.1f}x)."
-        )
+    for kind in dict.fromkeys(r.input for r in results):
+        runs = [r for r in results if r.input == kind]
+        if len(runs) > 1:
+            small, large = runs[0], runs[-1]
+            data = large.observations / small.observations
+            lines.append("")
+            lines.append(
+                f"Scaling ({kind}): {data:.1f}x the observations in "
+                f"{large.screen.seconds / small.screen.seconds:.1f}x the time "
+                f"(target: at most {data * 1.1:.1f}x)."
+            )
     return "\n".join(lines)
 
 
@@ -207,9 +249,11 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     results = [
-        measure(n, args.work, seed=args.seed, threads=args.threads, memory=args.memory_limit)
+        result
         for n in sorted(args.sizes)
+        for result in measure(n, args.work, seed=args.seed, threads=args.threads, memory=args.memory_limit)
     ]
+    results.sort(key=lambda r: r.input != "FHIR NDJSON")
     print()
     machine = f"{os.cpu_count()} cores · threads {args.threads} · memory limit {args.memory_limit}"
     print(f"{dt.date.today()} · {machine}")

@@ -17,6 +17,7 @@ from screenkit import AS_OF
 import b12plan.screening as screening
 from b12plan.domain.codes import LabTest
 from b12plan.domain.rules import RuleSet, ScreenRule
+from b12plan.errors import UserError
 from b12plan.screening.layout import INPUT_TABLES, OUTPUT_TABLES
 from b12plan.screening.synth import Profile, generate, resources_of, write_ndjson
 
@@ -129,6 +130,36 @@ def test_cli_synth_then_screen(cli: Callable[..., object], tmp_path: Path) -> No
     assert run.exit_code == 0, run.all_output  # type: ignore[attr-defined]
     assert "120 people screened" in run.stdout  # type: ignore[attr-defined]
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_saved_layout_screens_the_same(population: Path, tmp_path: Path) -> None:
+    """`--save-layout` keeps the staged tables; screening that folder reads them in place, same results."""
+    layout = tmp_path / "layout"
+    first = screening.screen(
+        [population], out=tmp_path / "a", as_of=AS_OF, options=screening.EngineOptions(save_layout=layout)
+    )
+    assert sorted(p.name for p in layout.iterdir()) == sorted(f"{t.name}.parquet" for t in INPUT_TABLES)
+    for table in INPUT_TABLES:
+        assert pq.read_table(layout / f"{table.name}.parquet").column_names == list(table.names)
+    again = screening.screen([layout], out=tmp_path / "b", as_of=AS_OF)
+    assert again.rows_in == first.rows_in
+    assert again.findings == first.findings
+    assert again.status == first.status
+    for name in ("findings.csv", "rejected.csv", "summary.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_save_layout_refuses_the_input_folder(population: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "layout"
+    screening.screen(
+        [population], out=tmp_path / "a", as_of=AS_OF, options=screening.EngineOptions(save_layout=layout)
+    )
+    before = {p.name: p.read_bytes() for p in layout.iterdir()}
+    with pytest.raises(UserError, match="--save-layout: holds input files of this run"):
+        screening.screen(
+            [layout], out=tmp_path / "b", as_of=AS_OF, options=screening.EngineOptions(save_layout=layout)
+        )
+    assert {p.name: p.read_bytes() for p in layout.iterdir()} == before
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,14 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--postgres-schema", help="Schema holding the five layout tables.")
         ] = None,
         spark_master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[*]",
+        save_layout: Annotated[
+            Path | None,
+            typer.Option(
+                "--save-layout",
+                help="Also keep the inputs in the screening layout as Parquet files in this folder "
+                "(observations.parquet, ...): a later screen of that folder skips reading FHIR again.",
+            ),
+        ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
         """Screen a population: findings per person, a summary and an HTML report (counts only)."""
@@ -119,6 +127,7 @@ def register(app: typer.Typer) -> None:
                 postgres_url=postgres_url,
                 postgres_schema=postgres_schema,
                 spark_master=spark_master,
+                save_layout=save_layout,
             )
             day = _date(as_of, "--as-of")
             with Progress(

@@ -33,7 +33,7 @@ from b12plan.adapters.fhir.bundles import read_manifest
 from b12plan.adapters.fhir.codes import CodeTables, Coding
 from b12plan.domain.codes import LOINC_ALIASES, Formulation, LabTest, Route
 from b12plan.errors import FieldProblem, UserError
-from b12plan.screening.layout import B12_CLASS, INPUT_TABLES, MEDICATIONS, OBSERVATIONS, Table, input_table
+from b12plan.screening.layout import B12_CLASS, INPUT_TABLES, MEDICATIONS, Table, input_table
 
 if TYPE_CHECKING:
     import duckdb
@@ -373,27 +373,29 @@ def _observations_sql(path: Path, codes: CodeTables, tests: Sequence[str]) -> st
     loinc = _q(codes.uris["loinc"])
     ucum = _q(codes.uris["ucum"])
     known = _in(LOINC_ALIASES)
+    # Only the LOINC codes of the screened tests are kept: the filter reads the code itself, so the test
+    # name is worked out once, for the rows kept.
+    wanted = _in(code for code, test in LOINC_ALIASES.items() if test.value in tests)
     first = "code.coding[1]"
     # The first coding is nearly always the LOINC one: test it directly, search the list only otherwise.
     code = (
         f"CASE WHEN {first}.system = {loinc} AND {first}.code IN {known} THEN {first}.code "
         f"ELSE list_filter(code.coding, lambda c: c.system = {loinc} AND c.code IN {known})[1].code END"
     )
-    return f"""SELECT {", ".join(OBSERVATIONS.names)}
+    return f"""SELECT {_patient_ref("ref")} AS patient_id, observation_id, {_loinc_test("loinc")} AS test,
+  value, unit, effective_date, upper_limit, lower_limit, {_q(path.name)} AS source
 FROM (
-  SELECT {_patient_ref("subject.reference")} AS patient_id, id AS observation_id,
-    {_loinc_test(code)} AS test,
+  SELECT subject.reference AS ref, id AS observation_id, {code} AS loinc,
     valueQuantity.value AS value,
     CASE WHEN valueQuantity.system = {ucum} AND valueQuantity.code <> '' THEN valueQuantity.code
       ELSE valueQuantity.unit END AS unit,
     {_date('COALESCE(effectiveDateTime, effectivePeriod."start", effectiveInstant)')} AS effective_date,
     referenceRange[1].high.value AS upper_limit,
-    referenceRange[1].low.value AS lower_limit,
-    {_q(path.name)} AS source
+    referenceRange[1].low.value AS lower_limit
   FROM {_read_json("Observation", path)}
   WHERE status IN {_in(_OBSERVATION_READ)}
 )
-WHERE test IN {_in(tests)} AND patient_id IS NOT NULL"""
+WHERE loinc IN {wanted} AND ref IS NOT NULL"""
 
 
 def _medications_sql(kind: str, path: Path, codes: CodeTables) -> str:
@@ -561,13 +563,20 @@ def stage(
     *,
     tests: Sequence[str],
     workdir: Path | None = None,
+    read_in_place: bool = True,
     on_table: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Path], IngestReport]:
     """Bring the inputs to the layout, keeping the results of `tests` only (the tests a screen reads).
 
-    With `workdir`, each table is written to `workdir/<table>.parquet` (for another engine to load) and the
-    paths are returned. Without it, each table becomes a table (or, for layout Parquet input, a view) of
-    the connection itself, under its layout name, and no paths are returned.
+    With `workdir`, each table is written to `workdir/<table>.parquet` (for an engine to load) and the
+    paths are returned; a table given only as layout Parquet files is instead a temporary view of the
+    connection over those files, read in place, unless `read_in_place` is false (the connection only
+    stages for another engine). Without `workdir`, each table becomes a temporary table (or, for layout
+    Parquet input, a view) of the connection itself, under its layout name, and no paths are returned.
+
+    Parquet files in `workdir` rather than tables in memory: on a large population the tables would
+    outgrow the memory limit and be spilled and read back by every statement, where DuckDB reads the
+    compressed columns of a Parquet file as it needs them.
     """
     import duckdb
 
@@ -586,13 +595,13 @@ def stage(
             p.name.lower().endswith(".parquet") for p in inputs.layout.get(table.name, ())
         )
         try:
-            if workdir is not None:
+            if only_parquet and read_in_place:  # nothing to parse, so nothing to keep
+                _first_row(con, f"CREATE OR REPLACE TEMP VIEW {table.name} AS {select}")
+                written = _first_row(con, f"SELECT COUNT(*) FROM {table.name}")
+            elif workdir is not None:
                 path = workdir / f"{table.name}.parquet"
                 written = _first_row(con, f"COPY ({select}) TO {_q(str(path))} (FORMAT parquet)")
                 paths[table.name] = path
-            elif only_parquet:  # read in place: nothing to parse, so nothing to keep
-                _first_row(con, f"CREATE OR REPLACE TEMP VIEW {table.name} AS {select}")
-                written = _first_row(con, f"SELECT COUNT(*) FROM {table.name}")
             else:
                 written = _first_row(con, f"CREATE OR REPLACE TEMP TABLE {table.name} AS {select}")
         except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException) as exc:

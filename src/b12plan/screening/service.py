@@ -85,6 +85,7 @@ class EngineOptions:
     postgres_schema: str | None = None
     spark_master: str = "local[*]"
     work_dir: Path | None = None
+    save_layout: Path | None = None  # also keep the staged layout tables here, as Parquet
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ def _stage(
         if isinstance(engine, DuckDBEngine)
         else DuckDBEngine(memory_limit=options.memory_limit, threads=options.threads, temp_dir=work / "spill")
     )
-    into = None if staging is engine else work
+    keep = options.save_layout
     try:
         paths, report = staging.watch(
             lambda: stage(
@@ -279,7 +280,8 @@ def _stage(
                 found,
                 codes,
                 tests=tests,
-                workdir=into,
+                workdir=keep or work,
+                read_in_place=staging is engine and keep is None,
                 on_table=lambda t: progress.stage(f"reading {t}"),
             )
         )
@@ -290,6 +292,22 @@ def _stage(
         progress.stage("loading tables")
         engine.load(paths)
     return report
+
+
+def _check_layout_folder(folder: Path, found: Inputs) -> None:
+    """The folder `--save-layout` writes `<table>.parquet` files into: made if missing, and never a folder
+    an input file of this run is in (the run would overwrite what it is reading)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError([FieldProblem("--save-layout", f"cannot be made ({exc.strerror})")]) from None
+    if not folder.is_dir():
+        raise UserError([FieldProblem("--save-layout", "is not a folder")])
+    where = folder.resolve()
+    files = [p for group in (*found.fhir.values(), *found.layout.values()) for p in group]
+    if any(p.resolve().parent == where for p in files):
+        problem = "holds input files of this run: choose another folder"
+        raise UserError([FieldProblem("--save-layout", problem)])
 
 
 def totals(counts: pa.Table) -> dict[str, int]:
@@ -328,6 +346,8 @@ def screen(
     if found.empty and options.engine != "postgres" and engine is None:
         raise UserError([FieldProblem("INPUT", "give at least one input file or folder")])
     out.mkdir(parents=True, exist_ok=True)
+    if options.save_layout is not None:
+        _check_layout_folder(options.save_layout, found)
     work = Path(tempfile.mkdtemp(prefix="b12plan-screen-", dir=options.work_dir))
     opened = engine or _open_engine(options, work, progress)
     report: IngestReport | None = None
