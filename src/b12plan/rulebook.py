@@ -1,7 +1,10 @@
-"""The only reader of `b12plan/data/`: rule sets and the product catalogue, validated into domain values.
+"""The only reader of `b12plan/data/`: rule sets, the product catalogue, injection sites and code tables,
+each read and validated once.
 
 Rule sets are TOML files in `data/rulesets/` (grammar in the header of `nice-ng239.toml`); a file may pull in
 partials with `includes = [...]`. A broken shipped file raises `DataError` naming the file and the rule.
+A data file an adapter parses (`codes.toml`, parsed by `adapters.fhir.codes.parse_codes`) is read here too,
+through `load_data` with the adapter's parser: the rule book reads every data file and imports no adapter.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import tomllib
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
@@ -19,9 +22,11 @@ from b12plan.domain.products import Catalogue, parse_catalogue
 from b12plan.domain.rules import RuleSet
 from b12plan.errors import DataError, FieldProblem, UnknownRulesetError
 
-__all__ = ["load_catalogue", "load_ruleset", "load_sites", "parse_ruleset", "ruleset_ids"]
+__all__ = ["load_catalogue", "load_data", "load_ruleset", "load_sites", "parse_ruleset", "ruleset_ids"]
 
 DEFAULT_RULESET = "nice-ng239"
+
+_T = TypeVar("_T")
 
 
 def _data() -> Any:
@@ -91,13 +96,22 @@ def load_ruleset(ruleset_id: str) -> RuleSet:
     return ruleset
 
 
+def load_data(name: str, parse: Callable[[str], _T]) -> _T:
+    """The shipped data file `data/<name>` parsed by `parse` (text -> checked values), read and parsed once
+    per file and parser; `parse` raises `DataError` for a broken file."""
+    return cast(_T, _parsed(name, parse))
+
+
 @cache
+def _parsed(name: str, parse: Callable[[str], object]) -> object:
+    return parse((_data() / name).read_text(encoding="utf-8"))
+
+
 def load_catalogue() -> Catalogue:
     """The shipped product catalogue."""
-    return parse_catalogue((_data() / "products.toml").read_text(encoding="utf-8"))
+    return load_data("products.toml", parse_catalogue)
 
 
-@cache
 def load_sites() -> tuple[Site, ...]:
     """The shipped injection sites (`data/sites.toml`), in rotation order."""
-    return parse_sites((_data() / "sites.toml").read_text(encoding="utf-8"))
+    return load_data("sites.toml", parse_sites)

@@ -17,6 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from b12plan.adapters.fhir import (
+    B12Treatment,
+    B12Use,
+    b12_under_way,
     bundle_to_case,
     bundle_to_cases,
     read_manifest,
@@ -262,6 +265,31 @@ def test_b12_that_gives_no_start_is_noted(fields: JSON, why: str) -> None:
     assert "treatment_started" not in result.case
     assert any(why in n for n in result.notes), result.notes
     assert result.unknown == []
+
+
+def test_every_b12_replacement_read_is_kept_and_active_statements_are_treatment_under_way() -> None:
+    """One reading of B12 for the case's `treatment_started` and for the CDS services' `under way`."""
+    resources = [
+        patient(),
+        statement("s1", CYANO_RXNORM, effectivePeriod={"start": "2025-12-01"}),
+        statement("s2", B12_ATC, status="completed", effectiveDateTime="2025-11-20"),
+        statement("s3", HYDROXO_SNOMED, effectiveDateTime="2026-02-01"),  # after as_of
+        statement("s4", HYDROXO_SNOMED, effectiveDateTime="2025-11"),  # partial
+        statement("a1", HYDROXO_SNOMED, kind="MedicationAdministration", status="in-progress"),
+    ]
+    result = bundle_to_case(resources, as_of=AS_OF)
+    assert result.b12 == (
+        B12Use("MedicationStatement/s1", "active", dt.date(2025, 12, 1)),
+        B12Use("MedicationStatement/s2", "completed", dt.date(2025, 11, 20)),
+        B12Use("MedicationStatement/s3", "active", dt.date(2026, 2, 1)),
+        B12Use("MedicationStatement/s4", "active", None),
+        B12Use("MedicationAdministration/a1", "in-progress", None),
+    )
+    assert result.case["treatment_started"] == "2025-11-20"
+    assert b12_under_way(result.b12) == B12Treatment(
+        ("MedicationStatement/s1", "MedicationStatement/s3", "MedicationStatement/s4"), dt.date(2025, 12, 1)
+    )
+    assert b12_under_way(result.b12[1:2]) is None
 
 
 def test_a_multivitamin_is_not_b12_replacement() -> None:

@@ -12,7 +12,7 @@ from b12plan.domain.codes import Formulation
 from b12plan.domain.products import Catalogue
 from b12plan.domain.rules import DESIGN_SOURCE, CauseRule, RegimenRule, RuleSet
 from b12plan.errors import DataError, UnknownRulesetError, UserError
-from b12plan.rulebook import load_ruleset, parse_ruleset, ruleset_ids
+from b12plan.rulebook import load_catalogue, load_data, load_ruleset, load_sites, parse_ruleset, ruleset_ids
 
 SHIPPED = ["nice-ng239", "us-common-practice", "us-cyanocobalamin-label"]
 CORE_MODULES = ["assessment", "labs", "regimen", "schedule", "safety", "planner"]
@@ -120,6 +120,15 @@ def test_an_unknown_rule_set_is_a_user_error_naming_the_choices() -> None:
     assert refused.value.problems[0].field == "ruleset"
     for rid in SHIPPED:
         assert rid in str(refused.value)
+
+
+def test_every_data_file_is_read_once_through_the_rule_book() -> None:
+    """codes.toml is parsed by the FHIR adapter, but read (and cached) here like every other data file."""
+    from b12plan.adapters.fhir.codes import load_codes, parse_codes
+
+    assert load_codes() is load_codes() is load_data("codes.toml", parse_codes)
+    assert load_catalogue() is load_catalogue()
+    assert load_sites() is load_sites()
 
 
 # -- parsing hand-written rule-set text --------------------------------------------------------------------

@@ -320,3 +320,52 @@ def test_import_builds_no_registry():
         "u.convert(u.LabTest.B12_TOTAL, 200, 'pg/mL', 'pmol/L'); assert 'pint' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- doses and dosing periods (SI prefixes and calendar arithmetic) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "micrograms"),
+    [
+        (1000, "ug", 1000.0),
+        (1000, "mcg", 1000.0),
+        (1000, "µg", 1000.0),
+        (1000, "μg", 1000.0),
+        (500, "Micrograms", 500.0),
+        (1, "mg", 1000.0),
+        (1, " MG ", 1000.0),
+        (0.5, "milligrams", 500.0),
+        (0.001, "g", 1000.0),
+    ],
+)
+def test_dose_micrograms(value: float, unit: str, micrograms: float):
+    assert units.dose_micrograms(value, unit) == pytest.approx(micrograms, rel=1e-12)
+
+
+@pytest.mark.parametrize("unit", ["mL", "units", "{tbl}", "", "kg/L"])
+def test_dose_micrograms_refuses_what_is_not_a_mass(unit: str):
+    with pytest.raises(UnitProblem, match="is not a mass"):
+        units.dose_micrograms(1, unit)
+
+
+@pytest.mark.parametrize(
+    ("unit", "span"),
+    [
+        ("d", (1.0, 1.0)),
+        ("wk", (7.0, 7.0)),
+        ("h", (1 / 24, 1 / 24)),
+        ("min", (1 / 1440, 1 / 1440)),
+        ("s", (1 / 86400, 1 / 86400)),
+        ("mo", (28.0, 31.0)),  # a calendar month: "every 3 months" is 84 to 93 days
+        ("a", (365.0, 366.0)),
+    ],
+)
+def test_period_unit_days(unit: str, span: tuple[float, float]):
+    assert units.period_unit_days(unit) == span
+
+
+@pytest.mark.parametrize("unit", ["MO", "month", "", "mL"])
+def test_period_unit_days_refuses_what_is_not_a_ucum_unit_of_time(unit: str):
+    with pytest.raises(UnitProblem, match="is not a unit of time"):
+        units.period_unit_days(unit)

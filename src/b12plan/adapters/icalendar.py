@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Alarm, Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard
 
-from b12plan.domain.codes import EventKind, LabTest, Route, Stage
+from b12plan.adapters.render import _words as w
+from b12plan.domain.codes import EventKind, Route, Stage
 from b12plan.domain.plan import Event as PlanEvent
 from b12plan.domain.plan import Phase, Plan
 from b12plan.errors import FieldProblem, UserError
@@ -49,25 +50,6 @@ _REMINDER = {
     EventKind.ORAL: dt.timedelta(0),
     EventKind.TEST: dt.timedelta(days=1),
     EventKind.REVIEW: dt.timedelta(days=1),
-}
-_TEST_WORDS = {
-    LabTest.B12_TOTAL: "vitamin B12 (total)",
-    LabTest.HOLOTC: "active B12 (holotranscobalamin)",
-    LabTest.MMA: "methylmalonic acid (MMA)",
-    LabTest.HOMOCYSTEINE: "homocysteine",
-    LabTest.HB: "haemoglobin (full blood count)",
-    LabTest.MCV: "mean cell volume (MCV)",
-    LabTest.FOLATE: "folate",
-    LabTest.POTASSIUM: "potassium",
-    LabTest.RETICULOCYTES: "reticulocyte count",
-    LabTest.IFAB: "intrinsic factor antibodies",
-    LabTest.INR: "INR (clotting)",
-}
-_ROUTE_WORDS = {
-    Route.IM: "intramuscular injection",
-    Route.SC: "subcutaneous injection",
-    Route.IV: "intravenous injection",
-    Route.ORAL: "by mouth",
 }
 
 
@@ -149,10 +131,6 @@ def _alarm(kind: EventKind, summary: str) -> Alarm:
     return alarm
 
 
-def _num(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
-
-
 def _stage_totals(plan: Plan) -> dict[Stage | None, int]:
     """Doses planned per stage, where every phase of that stage has a dose count."""
     totals: dict[Stage | None, int] = {}
@@ -176,25 +154,19 @@ def _phase_for(plan: Plan, event: PlanEvent) -> Phase | None:
 
 
 def _dose_words(event: PlanEvent, phase: Phase | None) -> str:
-    dose = f"{_num(event.dose_mcg)} micrograms" if event.dose_mcg is not None else "dose as prescribed"
+    dose = f"{w.number(event.dose_mcg)} micrograms" if event.dose_mcg is not None else "dose as prescribed"
     volume = event.volume_ml if event.volume_ml is not None else (phase.volume_ml if phase else None)
     units = (
         event.syringe_units if event.syringe_units is not None else (phase.syringe_units if phase else None)
     )
-    extra = [f"{_num(volume)} mL"] if volume is not None else []
+    extra = [f"{w.number(volume)} mL"] if volume is not None else []
     if units is not None:
-        extra.append(f"{_num(units)} units on a U-100 syringe")
+        extra.append(f"{w.number(units)} units on a U-100 syringe")
     return f"{dose} ({', '.join(extra)})" if extra else dose
 
 
 def _every(phase: Phase | None) -> str:
-    if phase is None:
-        return ""
-    if phase.times_per_week:
-        return f" {phase.times_per_week} times a week"
-    if phase.interval_days == 1:
-        return " every day"
-    return f" every {_num(phase.interval_days)} days"
+    return f" {w.plain_every_words(phase.interval_days, phase.times_per_week)}" if phase else ""
 
 
 def _texts(plan: Plan, event: PlanEvent, number: int, total: int | None) -> tuple[str, str]:
@@ -207,7 +179,7 @@ def _texts(plan: Plan, event: PlanEvent, number: int, total: int | None) -> tupl
         route = event.route or (phase.route if phase else None)
         dose = _dose_words(event, phase)
         summary = f"B12 injection{flag}: {dose}"
-        how = f" by {_ROUTE_WORDS[route]}" if route else ""
+        how = f" {w.ROUTE_WORDS[route]}" if route else ""
         lines.append(f"{medicine} {dose}{how}.")
         if event.stage:
             of = f" of {total}" if total else ""
@@ -217,7 +189,7 @@ def _texts(plan: Plan, event: PlanEvent, number: int, total: int | None) -> tupl
         summary = f"Start B12 tablets{flag}: {dose}{_every(phase)}"
         lines.append(f"Start {medicine.lower()} {dose} by mouth{_every(phase)}.")
     elif event.kind is EventKind.TEST:
-        tests = ", ".join(_TEST_WORDS[t] for t in event.tests or ()) or "as requested"
+        tests = ", ".join(w.STANDALONE_TEST_WORDS[t] for t in event.tests or ()) or "as requested"
         summary = f"B12 blood test{flag}: {tests}"
         lines.append(f"Blood test: {tests}.")
     else:

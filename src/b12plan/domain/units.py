@@ -14,6 +14,10 @@ REFERENCE.md section 1 (Units), https://labtests.co.in/unit-converter/vitamin-b1
 User text never reaches pint's parser: spellings are looked up in a fixed table (pint reads the UCUM code
 `10*9/L` as 90 per litre), so an unknown string can only ever raise `UnitProblem`. `G/L` is refused as
 ambiguous: all-capitals for g/L, but giga (10*9) per litre for a cell count in French-speaking labs.
+
+Doses and dosing periods are read here too (`dose_micrograms`, `period_unit_days`): SI prefixes and calendar
+arithmetic, not clinical content. A calendar month is 28 to 31 days and a year 365 to 366, so "every 3
+months" is the span 84-93 days, never one number.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ __all__ = [
     "check_unit",
     "convert",
     "default_unit",
+    "dose_micrograms",
     "format_quantity",
     "normalise_unit",
+    "period_unit_days",
     "same_dimension",
 ]
 
@@ -96,6 +102,31 @@ _AMBIGUOUS = frozenset({"G/L", "G/l"})
 _TRANSLATE = str.maketrans({"µ": "u", "μ": "u", "×": "x", "⁹": "^9", "³": "^3"})
 
 _DISPLAY: dict[str, str] = {"10*9/L": "x10^9/L", "1": ""}
+
+
+# Mass units a dose may be written in (lower-case, micro signs as `u`) -> pint unit.
+_DOSE_MASS: dict[str, str] = {
+    "ug": "microgram",
+    "mcg": "microgram",
+    "microgram": "microgram",
+    "micrograms": "microgram",
+    "mg": "milligram",
+    "milligram": "milligram",
+    "milligrams": "milligram",
+    "g": "gram",
+}
+
+# UCUM units of time (FHIR Timing.repeat.periodUnit) -> pint unit, or the (shortest, longest) days of a
+# calendar month or year, which have no one length.
+_PERIOD: dict[str, str | tuple[float, float]] = {
+    "s": "second",
+    "min": "minute",
+    "h": "hour",
+    "d": "day",
+    "wk": "week",
+    "mo": (28.0, 31.0),
+    "a": (365.0, 366.0),
+}
 
 
 @dataclass(frozen=True)
@@ -159,6 +190,7 @@ def _or_join(items: tuple[str, ...]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
+@functools.cache
 def _advice(test: LabTest) -> str:
     spec = _TESTS[test]
     return spec.advice or "use " + _or_join(accepted_units(test))
@@ -185,6 +217,7 @@ def normalise_unit(text: str) -> str:
     return canonical
 
 
+@functools.cache  # asked for every unit checked: the table is fixed, the answer too
 def accepted_units(test: LabTest) -> tuple[str, ...]:
     """The canonical spellings accepted for a test, preferred first (for messages and JSON Schema)."""
     return tuple(unit for group in _TESTS[test].groups for unit in group)
@@ -273,3 +306,49 @@ def format_quantity(value: float, unit: str | None) -> str:
     if not shown:
         return number
     return f"{number}{shown}" if shown == "%" else f"{number} {shown}"
+
+
+@functools.cache
+def _micrograms_per() -> dict[str, float]:
+    ureg = _registry()
+    return {
+        unit: float(ureg.Quantity(1, name).to("microgram").magnitude) for unit, name in _DOSE_MASS.items()
+    }
+
+
+@functools.cache
+def _days_per() -> dict[str, tuple[float, float]]:
+    ureg = _registry()
+    days: dict[str, tuple[float, float]] = {}
+    for unit, length in _PERIOD.items():
+        if isinstance(length, str):  # 1 / (units in a day): 1 min is exactly 1/1440 day
+            day = 1 / float(ureg.Quantity(1, "day").to(length).magnitude)
+            length = (day, day)
+        days[unit] = length
+    return days
+
+
+def dose_micrograms(value: float, unit: str) -> float:
+    """A dose of `value` in `unit`, in micrograms: `dose_micrograms(1, 'mg')` is 1000.0.
+
+    `unit` is a mass as prescriptions write it: `ug`, `mcg`, `µg`, `mg`, `g` or spelt out (`milligrams`),
+    in any case. Raises `UnitProblem` for anything else, a volume (`mL`) among them: the strength of the
+    product is needed to turn a volume into a dose.
+    """
+    factor = _micrograms_per().get(unit.strip().lower().translate(_TRANSLATE))
+    if factor is None:
+        raise UnitProblem(f"{_quote(unit)} is not a mass (micrograms or mg)")
+    return float(value) * factor
+
+
+def period_unit_days(unit: str) -> tuple[float, float]:
+    """The (shortest, longest) number of days in one `unit` of time, a UCUM code as FHIR's
+    Timing.repeat.periodUnit writes it (`s`, `min`, `h`, `d`, `wk`, `mo`, `a`): `wk` is (7.0, 7.0), `mo`
+    (28.0, 31.0), as a calendar month is 28 to 31 days, and `a` (365.0, 366.0).
+
+    Raises `UnitProblem` for any other unit (UCUM's codes are case-sensitive: `MO` is not a month).
+    """
+    span = _days_per().get(unit)
+    if span is None:
+        raise UnitProblem(f"{_quote(unit)} is not a unit of time")
+    return span

@@ -4,7 +4,7 @@
     models.py        request and response bodies from the specification's logical models
     prefetch.py      the prefetch templates, and reading what a client sent
     record.py        prefetched FHIR resources -> case (FHIR importer) -> plan
-    medicines.py     draft MedicationRequests and MedicationStatements: medicine, dose, interval, route
+    medicines.py     draft MedicationRequests: medicine, dose, interval, route
     cards.py         card source, rule ids, uuids and summaries, the same way on every card
     patient_view.py  patient-view cards (status, next tests, injection due, suggested plan)
     order_checks.py  order-select / order-sign cards (Leber's, folic acid first, INR, dose and interval)

@@ -1,4 +1,4 @@
-"""Draft orders and medication statements as b12plan reads them: which medicine, what dose, how often, how.
+"""Draft orders as b12plan reads them: which medicine, what dose, how often, how.
 
 A MedicationRequest (FHIR R4) is recognised as vitamin B12 (one of our formulations) or folic acid by its
 codes in `data/codes.toml` (SNOMED CT, ATC; read with the FHIR adapter's loader), else by the ingredient's
@@ -6,26 +6,27 @@ name in its text or display. Its dosage instructions are read as a dose in micro
 shortest and longest number of days between doses, and a route. What cannot be read is said, never guessed:
 a dose in mL (strength unknown), a Timing with only a code (`BID`), a route b12plan does not know.
 
-Translating units of time and mass is calendar and SI arithmetic, not clinical content: a calendar month is
-28 to 31 days, so "every 3 months" spans 84-93 days and is compared as that span.
+Units of mass and time are read by `domain.units` (`dose_micrograms`, `period_unit_days`): a calendar month
+is 28 to 31 days, so "every 3 months" spans 84-93 days and is compared as that span.
+
+B12 already taken (the prefetched MedicationStatements) is read by the FHIR importer, like the rest of the
+record: `adapters.fhir.b12_under_way`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from b12plan.adapters.fhir.codes import CodeTables
+from b12plan.domain import units
 from b12plan.domain.codes import Condition, Formulation, Route
 
 __all__ = [
-    "B12Treatment",
     "Dosage",
     "MedicineOrder",
-    "active_b12_treatment",
     "close",
     "overlaps",
     "read_orders",
@@ -33,29 +34,6 @@ __all__ = [
 ]
 
 JSON = dict[str, Any]
-
-# Mass units a dose may be written in -> micrograms per unit (SI prefixes). Lower-case, micro signs as `u`.
-_MICROGRAMS_PER: dict[str, float] = {
-    "ug": 1.0,
-    "mcg": 1.0,
-    "microgram": 1.0,
-    "micrograms": 1.0,
-    "mg": 1000.0,
-    "milligram": 1000.0,
-    "milligrams": 1000.0,
-    "g": 1_000_000.0,
-}
-# Timing.repeat.periodUnit (UCUM units of time) -> (shortest, longest) length in days.
-_DAYS_PER: dict[str, tuple[float, float]] = {
-    "s": (1 / 86400, 1 / 86400),
-    "min": (1 / 1440, 1 / 1440),
-    "h": (1 / 24, 1 / 24),
-    "d": (1.0, 1.0),
-    "wk": (7.0, 7.0),
-    "mo": (28.0, 31.0),  # a calendar month
-    "a": (365.0, 366.0),  # a calendar year
-}
-_ACTIVE_STATEMENT = frozenset({"active"})
 
 
 @dataclass(frozen=True)
@@ -91,14 +69,6 @@ class MedicineOrder:
     @property
     def routes(self) -> set[Route]:
         return {d.route for d in self.dosages if d.route is not None}
-
-
-@dataclass(frozen=True)
-class B12Treatment:
-    """B12 replacement the record shows as active, with the day it started when the record gives one."""
-
-    references: tuple[str, ...]
-    started: dt.date | None
 
 
 def _obj(value: Any) -> JSON:
@@ -183,10 +153,10 @@ def _dose(dosage: JSON) -> tuple[float | None, str | None]:
     written = str(quantity.get("code") or quantity.get("unit") or "").strip()
     if not written:
         return None, "the dose has no unit"
-    factor = _MICROGRAMS_PER.get(written.lower().replace("µ", "u").replace("μ", "u"))
-    if factor is None:
+    try:
+        return units.dose_micrograms(value, written), None
+    except units.UnitProblem:
         return None, f"the dose unit {written!r} is not a mass (micrograms or mg)"
-    return float(value) * factor, None
 
 
 def _interval(dosage: JSON) -> tuple[tuple[float, float] | None, str | None]:
@@ -195,7 +165,9 @@ def _interval(dosage: JSON) -> tuple[tuple[float, float] | None, str | None]:
     if not isinstance(repeat, dict) or "period" not in repeat:
         return None, "the timing gives no period"
     unit = repeat.get("periodUnit")
-    if unit not in _DAYS_PER:
+    try:
+        short, long = units.period_unit_days(str(unit))
+    except units.UnitProblem:
         return None, f"the period unit {unit!r} is not a unit of time"
     try:
         period = float(repeat["period"])
@@ -206,7 +178,6 @@ def _interval(dosage: JSON) -> tuple[tuple[float, float] | None, str | None]:
         return None, "the timing numbers cannot be read"
     if min(period, period_max, frequency, frequency_max) <= 0:
         return None, "the timing numbers must be positive"
-    short, long = _DAYS_PER[unit]
     return (period * short / frequency_max, period_max * long / frequency), None
 
 
@@ -255,37 +226,6 @@ def read_orders(resources: Iterable[Mapping[str, Any]], codes: CodeTables) -> li
             )
         )
     return orders
-
-
-def _start(statement: Mapping[str, Any]) -> dt.date | None:
-    text = _obj(statement.get("effectivePeriod")).get("start") or statement.get("effectiveDateTime")
-    try:
-        return dt.date.fromisoformat(str(text)[:10]) if text else None
-    except ValueError:
-        return None
-
-
-def active_b12_treatment(resources: Iterable[Mapping[str, Any]], codes: CodeTables) -> B12Treatment | None:
-    """B12 replacement that MedicationStatements show as active, or None.
-
-    `started` is the earliest start date given (effectivePeriod.start or effectiveDateTime), if any.
-    """
-    items = [dict(r) for r in resources]
-    medications = {str(r.get("id")): r for r in items if r.get("resourceType") == "Medication"}
-    found = [
-        r
-        for r in items
-        if r.get("resourceType") == "MedicationStatement"
-        and r.get("status") in _ACTIVE_STATEMENT
-        and _formulation(_medication_concept(r, medications), codes) is not None
-    ]
-    if not found:
-        return None
-    starts = [d for r in found if (d := _start(r)) is not None]
-    return B12Treatment(
-        references=tuple(f"MedicationStatement/{r.get('id', '?')}" for r in found),
-        started=min(starts) if starts else None,
-    )
 
 
 def route_kind(route: Route | None) -> str | None:

@@ -2,9 +2,10 @@
 
 The FHIR importer (`adapters.fhir.bundle_to_case`) turns the prefetched Patient, Observations, Conditions,
 Procedures and MedicationStatements into a b12plan.case/1 document; `services.plan_document` plans it with
-the service's rule set. The importer does not read B12 itself from MedicationStatements, so this module
-adds it: an active B12 MedicationStatement with a start date becomes the case's `treatment_started`
-(results taken after it are not used to diagnose), and any active one counts as B12 treatment under way.
+the service's rule set. B12 replacement is read by the importer too (`ImportResult.b12`); of it, the CDS
+services take active MedicationStatements as treatment under way (`b12_under_way`), and the earliest start
+they give (on or before today) as the case's `treatment_started` (results taken after it are not used to
+diagnose), in place of the importer's earliest start of any B12 given or taken.
 
 A record that cannot be planned (no birth date, a unit b12plan refuses) keeps the refusal in `problem`, so
 the cards can say what is wrong; the checks that need no plan (Leber's, INR) still run.
@@ -18,9 +19,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from b12plan.adapters.cds_hooks.medicines import B12Treatment, active_b12_treatment
-from b12plan.adapters.cds_hooks.prefetch import MEDICATIONS, Prefetch
-from b12plan.adapters.fhir import ImportResult, bundle_to_case, plan_to_fhir_bundle
+from b12plan.adapters.cds_hooks.prefetch import Prefetch
+from b12plan.adapters.fhir import (
+    B12Treatment,
+    ImportResult,
+    b12_under_way,
+    bundle_to_case,
+    plan_to_fhir_bundle,
+)
 from b12plan.adapters.fhir.codes import CodeTables
 from b12plan.adapters.fhir.shapes import shape_problem
 from b12plan.adapters.render._words import FORMULATION_WORDS
@@ -128,7 +134,7 @@ def read_record(
             [FieldProblem("prefetch", f"holds a resource that is not FHIR R4 JSON ({malformed[0]})")]
         )
     imported = bundle_to_case(prefetch.all(), as_of=today, patient_id=patient_id)
-    treatment = active_b12_treatment(prefetch.all(MEDICATIONS), codes)
+    treatment = b12_under_way(imported.b12)
     case: JSON = {**imported.case, "ruleset": rules.id}
     if treatment is not None and treatment.started is not None and treatment.started <= today:
         case["treatment_started"] = treatment.started.isoformat()

@@ -4,7 +4,7 @@ The fhir.resources R4B models stay inside this package (`fhir.resources` at top 
 values never see FHIR.
 
     export.py    plan_to_fhir_bundle, AdministrationRecord
-    importer.py  bundle_to_case, bundle_to_cases, ImportResult, ImportBatch
+    importer/    bundle_to_case, bundle_to_cases, ImportResult, ImportBatch; b12_under_way
     shapes.py    the JSON types of the fields the importer reads
     bundles.py   Bundle / NDJSON / Bulk Data manifest text -> resource dicts
     checks.py    bindings and code shapes fhir.resources does not check
@@ -22,16 +22,27 @@ from b12plan.adapters.fhir.bundles import (
 from b12plan.adapters.fhir.checks import check_resources
 from b12plan.adapters.fhir.codes import atc_valid, load_codes, snomed_id_valid, verhoeff_valid
 from b12plan.adapters.fhir.export import AdministrationRecord, plan_to_fhir_bundle
-from b12plan.adapters.fhir.importer import ImportBatch, ImportResult, bundle_to_case, bundle_to_cases
+from b12plan.adapters.fhir.importer import (
+    B12Treatment,
+    B12Use,
+    ImportBatch,
+    ImportResult,
+    b12_under_way,
+    bundle_to_case,
+    bundle_to_cases,
+)
 from b12plan.adapters.fhir.shapes import shape_problem
 
 __all__ = [
     "AdministrationRecord",
+    "B12Treatment",
+    "B12Use",
     "BulkManifest",
     "ImportBatch",
     "ImportResult",
     "ManifestFile",
     "atc_valid",
+    "b12_under_way",
     "bundle_to_case",
     "bundle_to_cases",
     "check_resources",

@@ -1,25 +1,24 @@
 """The code tables of data/codes.toml as frozen values, and the code checks fhir.resources does not do.
 
 `parse_codes` reads the TOML text and refuses a bad table with `DataError` naming the item (a shipped data
-file that is wrong is a bug in b12plan); `load_codes` reads the shipped file once. Checks: every SNOMED CT
-id passes the Verhoeff check digit and has a concept partition, every ATC code has the shape of its level,
-every RxNorm id is a plain number, every cause/condition is a contract code, and every test and route of the
-contract has a coding.
+file that is wrong is a bug in b12plan); `load_codes` has the rule book (`b12plan.rulebook`, the one reader of
+data files) read and parse the shipped file once. Checks: every SNOMED CT id passes the Verhoeff check digit
+and has a concept partition, every ATC code has the shape of its level, every RxNorm id is a plain number,
+every cause/condition is a contract code, and every test and route of the contract has a coding.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib.resources import files
 from typing import Any, TypeVar
 
 from b12plan.domain.codes import LOINC_ALIASES, Cause, Condition, Formulation, LabTest, Route
 from b12plan.errors import DataError
+from b12plan.rulebook import load_data
 
 __all__ = [
     "CodeTables",
@@ -362,7 +361,6 @@ def parse_codes(text: str) -> CodeTables:
     )
 
 
-@functools.cache
 def load_codes() -> CodeTables:
-    """The shipped code tables (read once)."""
-    return parse_codes(files("b12plan").joinpath("data", "codes.toml").read_text(encoding="utf-8"))
+    """The shipped code tables, read once by the rule book (`rulebook.load_data`)."""
+    return load_data("codes.toml", parse_codes)

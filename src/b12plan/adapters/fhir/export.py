@@ -25,6 +25,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from b12plan.adapters.fhir.checks import MEDICATION_REQUEST_INTENT, MEDICATION_REQUEST_STATUS, check_resources
 from b12plan.adapters.fhir.codes import CodeTables, load_codes
+from b12plan.adapters.render import _words as w
 from b12plan.domain.codes import EventKind, Formulation, LabTest, Route
 from b12plan.domain.plan import Event, Phase, Plan, Regimen
 from b12plan.errors import DataError
@@ -33,12 +34,6 @@ __all__ = ["AdministrationRecord", "plan_to_fhir_bundle"]
 
 JSON = dict[str, Any]
 _NAMESPACE = uuid.UUID("0b12b12b-f41e-4c3a-8d2b-5e0f3c9a7b21")
-_ROUTE_WORDS = {
-    Route.IM: "by intramuscular injection",
-    Route.SC: "by subcutaneous injection",
-    Route.IV: "by intravenous injection",
-    Route.ORAL: "by mouth",
-}
 
 
 @dataclass(frozen=True)
@@ -107,10 +102,6 @@ def _uuid(key: str, what: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{key}|{what}"))
 
 
-def _num(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
-
-
 def _ucum(value: float, code: str, codes: CodeTables) -> JSON:
     unit = codes.units[code]
     return {"value": value, "unit": unit.display, "system": unit.uri, "code": unit.code}
@@ -134,25 +125,18 @@ def _repeat(phase: Phase) -> JSON:
     return {"frequency": 1, "period": int(days) if float(days).is_integer() else days, "periodUnit": "d"}
 
 
-def _how_often(phase: Phase) -> str:
-    if phase.times_per_week:
-        return f"{phase.times_per_week} times a week"
-    if phase.interval_days == 1:
-        return "every day"
-    return f"every {_num(phase.interval_days)} days"
-
-
 def _dosage(regimen: Regimen, phase: Phase, sequence: int, codes: CodeTables) -> JSON:
     repeat = _repeat(phase)
-    dose = f"{_num(phase.dose_mcg)} micrograms"
+    dose = f"{w.number(phase.dose_mcg)} micrograms"
     if phase.volume_ml is not None:
-        dose += f" ({_num(phase.volume_ml)} mL"
-        dose += f", {_num(phase.syringe_units)} units on a U-100 syringe)" if phase.syringe_units else ")"
+        dose += f" ({w.number(phase.volume_ml)} mL"
+        dose += f", {w.number(phase.syringe_units)} units on a U-100 syringe)" if phase.syringe_units else ")"
     if phase.route is Route.ORAL and phase.tablets_per_dose:
         tablets = "tablet" if phase.tablets_per_dose == 1 else "tablets"
         form = f" of {regimen.oral_product.name}" if regimen.oral_product else ""
         dose += f" ({phase.tablets_per_dose} {tablets}{form})"
-    text = f"{phase.stage.value.capitalize()}: {dose} {_ROUTE_WORDS[phase.route]} {_how_often(phase)}"
+    often = w.plain_every_words(phase.interval_days, phase.times_per_week)
+    text = f"{phase.stage.value.capitalize()}: {dose} {w.ROUTE_WORDS[phase.route]} {often}"
     if phase.doses is not None:
         repeat["count"] = phase.doses
         text += f", {phase.doses} doses"
@@ -271,11 +255,11 @@ def _administration(
     if record.at.utcoffset() is None:
         raise ValueError("AdministrationRecord.at needs a UTC offset (an aware datetime)")
     name = formulation.value.capitalize() if formulation else "Vitamin B12"
-    text = f"{_num(record.dose_mcg)} micrograms"
+    text = f"{w.number(record.dose_mcg)} micrograms"
     if record.volume_ml is not None:
-        text += f" ({_num(record.volume_ml)} mL)"
+        text += f" ({w.number(record.volume_ml)} mL)"
     dosage: JSON = {
-        "text": f"{name} {text} {_ROUTE_WORDS[record.route]}",
+        "text": f"{name} {text} {w.ROUTE_WORDS[record.route]}",
         "route": _route(record.route, codes),
         "dose": _ucum(record.dose_mcg, "ug", codes),
     }

@@ -1,5 +1,8 @@
 """Words for the written plan: codes, dates, quantities and intervals as a reader says them.
 
+The one table of these words for every output people read: the calendar (`adapters.icalendar`), the FHIR
+texts (`adapters.fhir.export`) and the CDS cards take theirs from here too.
+
 Formatting only. Nothing here decides a dose, an interval or a threshold: every number comes from the plan.
 Names of days and months are spelt here rather than taken from the C locale, so output does not change
 with the machine's language settings.
@@ -22,7 +25,9 @@ __all__ = [
     "EVENT_WORDS",
     "EVIDENCE_WORDS",
     "FORMULATION_WORDS",
+    "ROUTE_WORDS",
     "STAGE_WORDS",
+    "STANDALONE_TEST_WORDS",
     "STATUS_WORDS",
     "TEST_WORDS",
     "date_words",
@@ -32,6 +37,7 @@ __all__ = [
     "join_words",
     "month_words",
     "number",
+    "plain_every_words",
     "range_words",
     "test_words",
     "until_words",
@@ -55,19 +61,30 @@ _FULL_MONTHS = (
     "December",
 )
 
-TEST_WORDS: dict[LabTest, str] = {
-    LabTest.B12_TOTAL: "total vitamin B12",
-    LabTest.HOLOTC: "active B12 (holotranscobalamin)",
-    LabTest.MMA: "methylmalonic acid (MMA)",
-    LabTest.HOMOCYSTEINE: "homocysteine",
-    LabTest.HB: "haemoglobin",
-    LabTest.MCV: "MCV",
-    LabTest.FOLATE: "folate",
-    LabTest.POTASSIUM: "potassium",
-    LabTest.RETICULOCYTES: "reticulocyte count",
-    LabTest.IFAB: "intrinsic factor antibody",
-    LabTest.INR: "INR",
+# Each test's name, as (short, standalone). Short beside the plan's results, tables and notes; standalone
+# where the name is read away from the plan (a calendar event, a phone's reminder), so it says a little more
+# of what the test is. None: the short name stands alone too.
+_TEST_NAMES: dict[LabTest, tuple[str, str | None]] = {
+    LabTest.B12_TOTAL: ("total vitamin B12", "vitamin B12 (total)"),
+    LabTest.HOLOTC: ("active B12 (holotranscobalamin)", None),
+    LabTest.MMA: ("methylmalonic acid (MMA)", None),
+    LabTest.HOMOCYSTEINE: ("homocysteine", None),
+    LabTest.HB: ("haemoglobin", "haemoglobin (full blood count)"),
+    LabTest.MCV: ("MCV", "mean cell volume (MCV)"),
+    LabTest.FOLATE: ("folate", None),
+    LabTest.POTASSIUM: ("potassium", None),
+    LabTest.RETICULOCYTES: ("reticulocyte count", None),
+    LabTest.IFAB: ("intrinsic factor antibody", "intrinsic factor antibodies"),
+    LabTest.INR: ("INR", "INR (clotting)"),
 }
+
+TEST_WORDS: dict[LabTest, str] = {test: short for test, (short, _) in _TEST_NAMES.items()}
+"""A test's short name, beside the plan's results and notes: `haemoglobin`, `MCV`."""
+
+STANDALONE_TEST_WORDS: dict[LabTest, str] = {
+    test: standalone or short for test, (short, standalone) in _TEST_NAMES.items()
+}
+"""A test's name where it is read on its own (a calendar event): `haemoglobin (full blood count)`."""
 
 CAUSE_WORDS: dict[Cause, str] = {
     Cause.DIET_VEGAN: "vegan diet",
@@ -121,7 +138,7 @@ EVIDENCE_WORDS: dict[str, str] = {
     "D": "b12plan design rule",
 }
 
-_ROUTE_WORDS: dict[Route, str] = {
+ROUTE_WORDS: dict[Route, str] = {
     Route.IM: "by intramuscular injection",
     Route.SC: "by subcutaneous injection",
     Route.IV: "by intravenous injection",
@@ -210,7 +227,7 @@ def dose_words(
     elif injected:
         text += " (volume not given in this plan: ask the prescriber)"
     if route is not None:
-        return f"{text} {_ROUTE_WORDS.get(route, f'by {route}')}"
+        return f"{text} {ROUTE_WORDS.get(route, f'by {route}')}"
     return f"{text} {'by injection' if injected else 'by mouth'}"
 
 
@@ -232,6 +249,16 @@ def every_words(interval_days: float, times_per_week: int | None = None) -> str:
     if interval_days == 7:
         return "once a week"
     return f"every {_days(interval_days)}"
+
+
+def plain_every_words(interval_days: float, times_per_week: int | None = None) -> str:
+    """How often, as FHIR dosage text and calendar events say it: `3 times a week`, `every day`, `every 84
+    days` (always in days; the written plan says it with `every_words`)."""
+    if times_per_week:
+        return f"{times_per_week} times a week"
+    if interval_days == 1:
+        return "every day"
+    return f"every {number(interval_days)} days"
 
 
 def range_words(low_days: int, high_days: int) -> str:
