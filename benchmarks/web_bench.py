@@ -417,7 +417,7 @@ async def drained(pool: Pool, limit_s: float = 120.0) -> None:
 # -- the report ----------------------------------------------------------------------------------------------
 
 
-def report(results: list[Result], args: argparse.Namespace) -> bool:
+def report(results: list[Result], args: argparse.Namespace, load_before: float) -> bool:
     """Print the table and the targets; whether every target was met."""
     print()
     header = (
@@ -439,7 +439,7 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
             print(f"first error, {r.endpoint} {r.mode}: {r.first_error}")
     by = {(r.endpoint, r.mode.split()[0]): r for r in results}
     print(f"\nTargets (workers {args.workers}, {args.patients} patients, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}):")  # fmt: skip
+          f"load average {load_before:.2f} before the run, {os.getloadavg()[0]:.2f} after):")  # fmt: skip
     met = True
     for name in ("POST /api/plan", "GET /dashboard"):
         r = by[(name, "open")]
@@ -468,6 +468,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (0 < args.rate <= 2000 and 0 < args.seconds <= 120 and 0 < args.concurrency <= 64):
         parser.error("keep --rate <= 2000, --seconds <= 120 and --concurrency <= 64")
+    load_before = os.getloadavg()[0]  # other work on the machine, before this run adds its own
     with tempfile.TemporaryDirectory() as folder:
         db = args.db or str(Path(folder) / "bench.sqlite3")
         started = time.perf_counter()
@@ -479,7 +480,7 @@ def main() -> None:
         finally:
             server.stop()
         errors = server.errors()
-    met = report(results, args)
+    met = report(results, args, load_before)
     if errors:
         print(f"\nThe server logged {len(errors)} errors, e.g. {errors[0]!r}")
     sys.exit(0 if met else 1)

@@ -11,6 +11,8 @@ plan's start for the first).
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +29,7 @@ __all__ = [
     "AwaitedTest",
     "Board",
     "BoardAlert",
+    "BoardCache",
     "BoardDose",
     "ChartData",
     "DoseForm",
@@ -55,7 +58,7 @@ class AwaitedTest:
 
 def _plan(file: PatientFile) -> Plan | None:
     latest = file.latest_plan
-    return Plan.model_validate_json(latest.plan_json) if latest else None
+    return records.stored_plan(latest) if latest else None
 
 
 def awaited_tests(plan: Plan, labs: Sequence[StoredLab], on: dt.date) -> list[AwaitedTest]:
@@ -113,13 +116,59 @@ class Board:
     without_plan: list[PatientInfo]
 
 
-def clinic_board(store: Store, actor: Actor, *, on: dt.date) -> Board:
+class BoardCache:
+    """Clinic boards kept per database, clinic and day, each with the store's change marker
+    (`Records.change_marker`) read in the transaction that read its records.
+
+    A board is given out again only while the marker read now is the same, that is while nothing has been
+    committed to the records since, by this process or any other sharing the database: never stale, however
+    many processes share the store. Every request still reads the marker (one indexed query); a change
+    anywhere costs each board one recomputation. Boards are shared by the requests that ask for them: never
+    change one in place. Thread-safe; the `size` most recently used boards are kept.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._boards: OrderedDict[tuple[str, str | None, dt.date], tuple[str, Board]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str | None, dt.date], marker: str) -> Board | None:
+        with self._lock:
+            kept = self._boards.get(key)
+            if kept is None or kept[0] != marker:
+                return None
+            self._boards.move_to_end(key)
+            return kept[1]
+
+    def put(self, key: tuple[str, str | None, dt.date], marker: str, board: Board) -> None:
+        with self._lock:
+            self._boards[key] = (marker, board)
+            self._boards.move_to_end(key)
+            while len(self._boards) > self.size:
+                self._boards.popitem(last=False)
+
+
+def clinic_board(store: Store, actor: Actor, *, on: dt.date, cache: BoardCache | None = None) -> Board:
     """The dashboard for `on`. Alerts are the current plan's critical alerts and the follow-up review's
-    critical and warning findings (an overdue dose is listed under overdue, not again as an alert)."""
+    critical and warning findings (an overdue dose is listed under overdue, not again as an alert).
+
+    With `cache`, a board read earlier is given again while the records have not changed (`BoardCache`)."""
     require(can_list_patients(actor), "the clinic dashboard is for clinicians and admins")
     clinic = None if actor.role is Role.ADMIN else actor.clinic
+    key = (store.url.render_as_string(hide_password=True), clinic, on)
     with store.transaction(write=False) as rows:
+        marker = rows.change_marker() if cache is not None else ""
+        kept = cache.get(key, marker) if cache is not None else None
+        if kept is not None:
+            return kept
         files = rows.patient_files(rows.patients(clinic=clinic))
+    board = _board(files, clinic, on)
+    if cache is not None:
+        cache.put(key, marker, board)
+    return board
+
+
+def _board(files: Sequence[PatientFile], clinic: str | None, on: dt.date) -> Board:
     rules: dict[str, RuleSet] = {}
     due: list[BoardDose] = []
     overdue: list[BoardDose] = []

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from b12plan import services
@@ -54,6 +55,7 @@ __all__ = [
     "review_patient",
     "save_plan_version",
     "show_patient",
+    "stored_plan",
     "timeline",
     "to_treatment_record",
 ]
@@ -74,8 +76,28 @@ def _not_future(field: str, day: dt.date, now: dt.datetime) -> None:
 # -- the stored record as domain values ---------------------------------------------------------------------
 
 
+PLAN_CACHE_SIZE = 256
+"""Parsed plans kept per process (`stored_plan`): a clinic's current plans, each ~20 kB of JSON."""
+
+
+@lru_cache(maxsize=PLAN_CACHE_SIZE)
+def _parse_plan(plan_json: str) -> Plan:
+    return Plan.model_validate_json(plan_json)
+
+
+def stored_plan(version: StoredPlanVersion) -> Plan:
+    """The plan of a stored plan version, parsed (and so validated) from its JSON text.
+
+    Parsing is most of the cost of reading a record (the dashboard reads every current plan of a clinic), so
+    parsed plans are kept by their text: the same text always parses to the same plan, whichever version,
+    database or process it came from, so a kept plan can never be out of date. Plans are frozen values,
+    shared by whoever asks: never change one in place.
+    """
+    return _parse_plan(version.plan_json)
+
+
 def _plan(version: StoredPlanVersion) -> Plan:
-    return Plan.model_validate_json(version.plan_json)
+    return stored_plan(version)
 
 
 def to_treatment_record(file: PatientFile) -> followup.TreatmentRecord:

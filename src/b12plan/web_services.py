@@ -35,7 +35,7 @@ from b12plan.domain import followup
 from b12plan.domain.plan import Plan
 from b12plan.errors import FieldProblem, ForbiddenError, UnknownPatientError, UserError
 from b12plan.rulebook import load_ruleset
-from b12plan.store import PatientFile, PatientInfo, Store, StoredPlanVersion
+from b12plan.store import PatientFile, PatientInfo, Store, StoredPlanVersion, StoredVial
 
 __all__ = [
     "PlanVersionView",
@@ -46,6 +46,7 @@ __all__ = [
     "due_list",
     "feed_query",
     "give_dose",
+    "open_vial",
     "overview",
     "patient",
     "patient_file",
@@ -171,7 +172,7 @@ def plan_version(store: Store, actor: Actor, ref: str, version: int | None = Non
     if chosen is None:
         problem = "has no saved plan yet" if not versions else f"has no plan version {version}"
         raise UserError([FieldProblem("version" if versions else "patient", f"{ref} {problem}")])
-    return PlanVersionView(chosen, Plan.model_validate_json(chosen.plan_json))
+    return PlanVersionView(chosen, records.stored_plan(chosen))
 
 
 # -- doses, labs, diary ------------------------------------------------------------------------------------
@@ -208,6 +209,22 @@ def give_dose(
         given_by=actor.given_by,
         now=now,
     )
+
+
+def open_vial(
+    store: Store,
+    actor: Actor,
+    ref: str,
+    *,
+    now: dt.datetime,
+    product: str | None = None,
+    opened: dt.date | None = None,
+    lot: str | None = None,
+    expiry: dt.date | None = None,
+) -> StoredVial:
+    """Record a multi-dose vial opened for the patient (`records.open_vial`): a clinician's entry."""
+    patient(store, actor, ref, Action.CLINICAL)
+    return records.open_vial(store, ref, product=product, opened=opened, lot=lot, expiry=expiry, now=now)
 
 
 def add_lab(
@@ -291,7 +308,7 @@ def calendar_feed(
     if not versions:
         raise UserError([FieldProblem("patient", f"{ref} has no saved plan yet")])
     current = versions[-1]
-    plan = Plan.model_validate_json(current.plan_json)
+    plan = records.stored_plan(current)
     stamp = current.created_at.astimezone(dt.UTC)  # local wall-clock time as stored (store/tables.py)
     ics = services.render_plan(plan, "ics", tz=tz, calendar_id=ref, now=stamp)
     assert isinstance(ics, bytes)

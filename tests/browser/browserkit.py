@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,15 +79,14 @@ class Watch:
 
     def unexpected(self, *expected_statuses: int) -> list[str]:
         """The problems, less those that are not: the console line Chromium writes for a page sent with an
-        error status the test expects (`Failed to load resource: ... status of 403 (Forbidden)`) or for
-        the /favicon.ico it asks for by itself when a page links no icon (the printable plan); and the
+        error status the test expects (`Failed to load resource: ... status of 403 (Forbidden)`); and the
         wizard's previews that htmx cancels when a newer one starts (`hx-sync="this:replace"`), which it
         logs as `htmx:sendAbort` and `htmx:afterRequest` (a request that fails logs its own error too)."""
         allowed = tuple(f"status of {status} " for status in expected_statuses)
 
         def expected(problem: str) -> bool:
             if "Failed to load resource" in problem:
-                return problem.endswith("/favicon.ico]") or any(a in problem for a in allowed)
+                return any(a in problem for a in allowed)
             return problem.startswith(("console error: htmx:sendAbort", "console error: htmx:afterRequest"))
 
         return [p for p in self.problems if not expected(p)]
@@ -140,9 +138,9 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
-def axe_check(page: Any, axe_source: str, name: str) -> list[dict[str, Any]]:
+def axe_check(page: Any, axe_source: str, name: str, also: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Run axe-core in the page; keep its full report in test-artifacts/axe/NAME.json; return the
-    violations whose impact is serious or critical.
+    violations whose impact is serious or critical, and those of the rules in `also` whatever their impact.
 
     axe is evaluated through the DevTools protocol, which the page's Content-Security-Policy (no inline
     script) does not govern, so the page is checked under its real policy.
@@ -154,7 +152,7 @@ def axe_check(page: Any, axe_source: str, name: str) -> list[dict[str, Any]]:
     )
     AXE_REPORTS.mkdir(parents=True, exist_ok=True)
     (AXE_REPORTS / f"{name}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
-    return [v for v in results["violations"] if v.get("impact") in BLOCKING_IMPACTS]
+    return [v for v in results["violations"] if v.get("impact") in BLOCKING_IMPACTS or v["id"] in also]
 
 
 def describe(violations: list[dict[str, Any]]) -> str:
@@ -164,9 +162,6 @@ def describe(violations: list[dict[str, Any]]) -> str:
         targets = "; ".join(" ".join(map(str, node["target"])) for node in v["nodes"][:3])
         lines.append(f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])} elements: {targets})")
     return "\n".join(lines)
-
-
-_DOSE_NUMBER = re.compile(r"dose (\d+) of the course")
 
 
 @dataclass(frozen=True)
@@ -179,17 +174,11 @@ class NextDose:
 
 
 def next_dose(page: Any) -> NextDose:
-    """Read `#next-dose`: the due date from its `<time datetime>` (the page writes "Due today" without one,
-    so that reads as the app's clock's date) and the dose's number in the course."""
+    """Read `#next-dose`: its due day and the dose's number in the course from the element's `data-due` and
+    `data-dose-number` (docs/web.md, "For tests"), and the due line as people read it."""
     section = page.locator("#next-dose")
-    line = section.locator(".due-line")
-    text = " ".join(line.inner_text().split())
-    times = line.locator("time")
-    if times.count():
-        due = dt.date.fromisoformat(str(times.first.get_attribute("datetime"))[:10])
-    else:
-        assert "Due today" in text, text
-        due = NOW.date()
-    found = _DOSE_NUMBER.search(section.inner_text())
-    assert found, section.inner_text()
-    return NextDose(due=due, number=int(found.group(1)), text=text)
+    due, number = section.get_attribute("data-due"), section.get_attribute("data-dose-number")
+    assert due, section.inner_html()
+    assert number, section.inner_html()
+    text = " ".join(section.locator(".due-line").inner_text().split())
+    return NextDose(due=dt.date.fromisoformat(due), number=int(number), text=text)

@@ -49,7 +49,9 @@ def test_signing_in_and_out(browse: Browse) -> None:
     with page.expect_navigation():
         page.click("#sign-in")
     assert page.url.endswith("/dashboard")  # back where the browser was going
-    assert "nurse-a · clinician · Clinic A" in page.locator(".who").inner_text()
+    who = page.locator("#user-meta")
+    assert (who.get_attribute("data-username"), who.get_attribute("data-role")) == ("nurse-a", "clinician")
+    assert "nurse-a · clinician · Clinic A" in who.inner_text()
     with page.expect_navigation():
         page.click("#sign-out")
     assert page.url.endswith("/login")
@@ -97,7 +99,9 @@ def test_a_clinician_adds_a_patient_plans_and_records_an_injection(browse: Brows
     assert found, page.url
     ref = found.group(1)
     assert "The patient was added." in page.locator("#saved-notice").inner_text()
-    assert "Clinic A" in page.locator(".lead").inner_text()  # a clinician's patients join their clinic
+    meta = page.locator("#patient-meta")
+    assert meta.get_attribute("data-patient") == ref
+    assert "Clinic A" in meta.inner_text()  # a clinician's patients join their clinic
     assert page.locator("#no-plan").is_visible()
 
     # the wizard: the preview fills in as the clinician types (htmx), then the plan is saved
@@ -112,6 +116,7 @@ def test_a_clinician_adds_a_patient_plans_and_records_an_injection(browse: Brows
     assert page.url.endswith(f"/patients/{ref}/plan/new")  # previewed in place, not a page load
     assert "1000 micrograms" in page.locator("#preview-phases").inner_text()
     screenshot(page, "journey-wizard-preview")
+    _scroll_the_preview_from_the_keyboard(page)
     with page.expect_navigation():
         page.click("#save-plan")
     assert page.url.endswith(f"/patients/{ref}?saved=plan-1")
@@ -121,7 +126,7 @@ def test_a_clinician_adds_a_patient_plans_and_records_an_injection(browse: Brows
     screenshot(page, "journey-patient-planned")
 
     page.goto("/dashboard")
-    assert ref in page.locator("#due-today").inner_text()
+    assert page.locator(f'#due-today tr[data-patient="{ref}"]').count() == 1
     screenshot(page, "journey-dashboard")
 
     # record the injection on the body diagram's list, then the next one is due later
@@ -146,7 +151,67 @@ def test_a_clinician_adds_a_patient_plans_and_records_an_injection(browse: Brows
     screenshot(page, "journey-patient-after-injection")
 
     page.goto("/dashboard")
+    assert page.locator(f'#due-today tr[data-patient="{ref}"]').count() == 0
     assert ref not in page.locator("#due-today").inner_text()
+    assert watch.unexpected() == [], "\n".join(watch.problems)
+
+
+def _scroll_the_preview_from_the_keyboard(page: Any) -> None:
+    """The preview panel scrolls on its own: Tab reaches it (after the form's last control) and the arrow
+    keys scroll it."""
+    panel = page.locator("#preview-panel")
+    assert panel.get_attribute("aria-labelledby") == "preview-title"
+    page.focus("#save-plan")
+    page.keyboard.press("Tab")
+    assert panel.evaluate("el => el === document.activeElement")
+    if panel.evaluate("el => el.scrollHeight > el.clientHeight"):
+        page.keyboard.press("PageDown")
+        page.wait_for_function("() => document.querySelector('#preview-panel').scrollTop > 0")
+
+
+def _plan_a_new_patient(page: Any, name: str) -> str:
+    """Add a patient and save the wizard's plan for them (no waiting for the live preview); their id."""
+    page.goto("/patients")
+    page.fill("#name", name)
+    with page.expect_navigation():
+        page.click("#add-patient")
+    ref = str(page.locator("#patient-meta").get_attribute("data-patient"))
+    page.goto(f"/patients/{ref}/plan/new")
+    _fill_wizard(page)
+    with page.expect_navigation():
+        page.click("#save-plan")
+    assert page.url.endswith(f"/patients/{ref}?saved=plan-1"), page.url
+    return ref
+
+
+def test_a_clinician_opens_a_vial_and_draws_the_injection_from_it(browse: Browse) -> None:
+    page, watch = browse("nurse-a")
+    ref = _plan_a_new_patient(page, "Vera Vial")
+    assert page.locator("#no-open-vials").is_visible()
+    page.select_option("#vial-product", "us-cyanocobalamin-1000mcg-10ml-mdv")
+    page.fill("#vial-lot", "MDV7")
+    page.fill("#vial-expiry", "2027-06-30")
+    assert page.input_value("#vial-opened") == NOW.date().isoformat()
+    with page.expect_navigation():
+        page.click("#save-vial")
+    assert page.url.endswith(f"/patients/{ref}?saved=vial")
+    assert "The vial was recorded as opened" in page.locator("#saved-notice").inner_text()
+    vial = page.locator("#open-vials li").first
+    vial_id = str(vial.get_attribute("data-vial"))
+    assert "10 of 10 mL left" in vial.inner_text()
+    screenshot(page, "journey-vial-opened")
+
+    with page.expect_navigation():
+        page.click("#record-dose-link")
+    page.select_option("#vial_id", vial_id)
+    page.check("#site-deltoid-left")
+    with page.expect_navigation():
+        page.click("#save-dose")
+    assert page.url.endswith(f"/patients/{ref}?saved=dose")
+    assert "9 of 10 mL left" in page.locator(f'#open-vials li[data-vial="{vial_id}"]').inner_text()
+    timeline = page.locator("#timeline").inner_text()
+    assert f"vial {vial_id}" in timeline
+    assert "MDV7" in timeline  # the lot comes from the vial
     assert watch.unexpected() == [], "\n".join(watch.problems)
 
 
@@ -195,6 +260,7 @@ def test_a_clinician_cannot_open_another_clinics_patient(browse: Browse, site: S
     assert response.status == 403
     assert "Carol Example" not in page.content()
     page.goto("/patients")
-    listed = page.locator("#patient-list").inner_text()
-    assert "P-ANN" in listed
+    rows = page.locator("#patient-list tbody tr")
+    listed = {rows.nth(i).get_attribute("data-patient") for i in range(rows.count())}
+    assert {"P-ANN", "P-BOB"} <= listed
     assert "P-CAROL" not in listed

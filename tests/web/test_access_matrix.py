@@ -33,7 +33,7 @@ WHO = {
     "signed_in": {"admin", "nurse-north", "nurse-south", "ann", "bob"},
     "staff": {"admin", "nurse-north", "nurse-south"},  # dashboard, lists, planner: a clinician's own clinic
     "read": {"admin", "nurse-north", "ann"},  # P-OWN's record; also their diary and recording a dose
-    "clinical": {"admin", "nurse-north"},  # P-OWN's plan versions and labs
+    "clinical": {"admin", "nurse-north"},  # P-OWN's plan versions, labs and vials
     "own_view": {"ann", "bob"},  # a patient's own start page
 }
 FIXTURES = Path(__file__).resolve().parents[1] / "adapters" / "fixtures" / "cds"
@@ -60,6 +60,7 @@ def _new_patient(web: Web, role: str | None) -> dict[str, Any]:
 ROUTES: dict[tuple[str, str], tuple[str, Request | None]] = {
     ("GET", "/"): ("public", None),
     ("GET", "/healthz"): ("public", None),
+    ("GET", "/favicon.ico"): ("public", None),
     ("GET", "/login"): ("public", None),
     ("POST", "/login"): ("public", page_form({"username": "admin", "password": PASSWORD})),
     ("POST", "/logout"): ("public", page_form({})),
@@ -104,6 +105,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Request | None]] = {
         api_json({"at": "2026-01-20T11:00:00", "site": "thigh-left"}),
     ),
     ("GET", "/api/patients/{ref}/labs"): ("read", None),
+    ("GET", "/api/patients/{ref}/vials"): ("read", None),
     ("GET", "/api/patients/{ref}/plans"): ("read", None),
     ("GET", "/api/patients/{ref}/plans/{version}"): ("read", None),
     ("GET", "/api/patients/{ref}/review"): ("read", None),
@@ -128,6 +130,14 @@ ROUTES: dict[tuple[str, str], tuple[str, Request | None]] = {
     ("POST", "/api/patients/{ref}/labs"): (
         "clinical",
         api_json({"test": "hb", "value": 120, "unit": "g/L", "date": "2026-01-19"}),
+    ),
+    ("POST", "/patients/{ref}/vials"): (
+        "clinical",
+        page_form({"product_id": "us-cyanocobalamin-1000mcg-10ml-mdv", "opened": "2026-01-20"}),
+    ),
+    ("POST", "/api/patients/{ref}/vials"): (
+        "clinical",
+        api_json({"product_id": "us-cyanocobalamin-1000mcg-10ml-mdv", "opened": "2026-01-20"}),
     ),
     ("POST", "/api/patients/{ref}/plans"): (
         "clinical",

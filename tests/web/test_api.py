@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ RECORD_ROUTES = [
     ("GET", "/api/patients/P-OWN/plans/1"),
     ("GET", "/api/patients/P-OWN/administrations"),
     ("POST", "/api/patients/P-OWN/administrations"),
+    ("GET", "/api/patients/P-OWN/vials"),
+    ("POST", "/api/patients/P-OWN/vials"),
     ("GET", "/api/patients/P-OWN/labs"),
     ("POST", "/api/patients/P-OWN/labs"),
     ("GET", "/api/patients/P-OWN/symptoms"),
@@ -133,6 +136,31 @@ def test_text_that_is_not_json_is_422(shared_web: Web) -> None:
     response = shared_web.client(None).post("/api/plan", content=b"{not json", headers=headers)
     assert response.status_code == 422
     assert error_of(response) == {"field": "body", "problem": "is not valid JSON"}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "problem"),
+    [
+        ("application/json", b"\xff\xfe not json", "is not valid JSON"),  # not even UTF-8
+        ("application/json", b'{"test": "hb",', "is not valid JSON"),
+        ("text/plain", b'{"test": "hb", "value": 120, "unit": "g/L"}', "is not JSON: send a JSON object"),
+        ("application/x-www-form-urlencoded", b"test=hb&value=120", "is not JSON: send a JSON object"),
+        (None, b"test=hb", "is not JSON: send a JSON object"),
+        ("application/json", b"[1, 2]", "must be a JSON object"),
+        ("application/json", b"", "is required"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_422_naming_the_body(
+    shared_web: Web, content_type: str | None, body: bytes, problem: str
+) -> None:
+    headers = shared_web.headers("admin")
+    if content_type:
+        headers["content-type"] = content_type
+    response = shared_web.client(None).post("/api/patients/P-OWN/labs", content=body, headers=headers)
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["field"] == "body"
+    assert error["problem"].startswith(problem)
 
 
 def test_a_patient_may_not_use_the_planner(shared_web: Web) -> None:
@@ -317,7 +345,7 @@ def test_openapi_describes_the_api_with_the_contract(shared_web: Web) -> None:
     assert contract_schemas(json.loads(json.dumps(doc))) == doc  # publishing twice changes nothing
 
 
-def test_clinical_times_in_the_api_are_local_wall_clock(web: Web) -> None:
+def test_clinical_times_are_local_wall_clock_with_the_servers_offset(web: Web) -> None:
     client, nurse = web.client(None), web.headers("nurse-north")
     at = dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC)
     given = client.post(
@@ -326,4 +354,145 @@ def test_clinical_times_in_the_api_are_local_wall_clock(web: Web) -> None:
         headers=nurse,
     )
     assert given.status_code == 201, given.text
-    assert given.json()["at"] == at.astimezone().replace(tzinfo=None).isoformat()
+    written = dt.datetime.fromisoformat(given.json()["at"])
+    assert written == at  # the same moment ...
+    assert written.replace(tzinfo=None) == at.astimezone().replace(tzinfo=None)  # ... as the wall clock read
+    listed = client.get("/api/patients/P-OWN/administrations", headers=nurse).json()
+    assert listed[-1]["at"] == given.json()["at"]
+    seeded = dt.datetime.fromisoformat(listed[0]["at"])
+    assert seeded.replace(tzinfo=None) == dt.datetime(2026, 1, 5, 10)  # as the nurse wrote it
+    assert seeded.utcoffset() == dt.datetime(2026, 1, 5, 10).astimezone().utcoffset()
+
+
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The server's local time zone is New York's while the test runs."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_local_time_is_written_with_the_offset_of_its_day(shared_web: Web, new_york: None) -> None:
+    body = shared_web.client(None).get(
+        "/api/patients/P-OWN/administrations", headers=shared_web.headers("admin")
+    )
+    assert body.json()[0]["at"] == "2026-01-05T10:00:00-05:00"  # stored as 10:00, the nurse's wall clock
+
+
+def _date_times(node: Any, schema: Any, doc: dict[str, Any]) -> list[str]:
+    """The values of `node` that its OpenAPI `schema` says are `format: date-time`."""
+    if isinstance(schema, dict) and "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    if not isinstance(schema, dict):
+        return []
+    if schema.get("format") == "date-time":
+        return [node] if isinstance(node, str) else []
+    found = [t for option in schema.get("anyOf", []) for t in _date_times(node, option, doc)]
+    if isinstance(node, dict):
+        found += [
+            t for k, v in node.items() for t in _date_times(v, schema.get("properties", {}).get(k), doc)
+        ]
+    if isinstance(node, list):
+        found += [t for item in node for t in _date_times(item, schema.get("items"), doc)]
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/patients",
+        "/api/patients/P-OWN",
+        "/api/patients/P-OWN/plans",
+        "/api/patients/P-OWN/plans/1",
+        "/api/patients/P-OWN/administrations",
+    ],
+)
+def test_every_date_time_carries_a_utc_offset(shared_web: Web, path: str) -> None:
+    """RFC 3339 `date-time`, as the OpenAPI document says: `Z` for the record's UTC times, the server's
+    offset for its local wall-clock times."""
+    client = shared_web.client(None)
+    doc = client.get("/api/openapi.json").json()
+    template = path.replace("P-OWN", "{ref}").replace("/1", "/{version}")
+    schema = doc["paths"][template]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    body = client.get(path, headers=shared_web.headers("admin")).json()
+    times = _date_times(body, schema, doc)
+    assert times, body
+    for text in times:
+        assert dt.datetime.fromisoformat(text).tzinfo is not None, (path, text)
+    if path == "/api/patients":
+        assert all(p["created_at"].endswith("Z") for p in body)  # added: a UTC time in the record
+
+
+def test_vials_through_the_api(web: Web) -> None:
+    client, nurse = web.client(None), web.headers("nurse-north")
+    opened = client.post(
+        "/api/patients/P-OWN/vials",
+        json={
+            "product_id": "us-cyanocobalamin-1000mcg-10ml-mdv",
+            "opened": "2026-01-19",
+            "lot": "MDV9",
+            "expiry": "2027-01-31",
+        },
+        headers=nurse,
+    )
+    assert opened.status_code == 201, opened.text
+    vial = opened.json()
+    assert (vial["volume_ml"], vial["volume_left_ml"], vial["discard_on"], vial["lot"]) == (
+        10.0,
+        10.0,
+        "2026-02-16",  # 28 days after the first puncture
+        "MDV9",
+    )
+    assert client.get("/api/patients/P-OWN/vials", headers=nurse).json() == [vial]
+    given = client.post(
+        "/api/patients/P-OWN/administrations",
+        json={"at": "2026-01-20T09:00:00", "site": "thigh-left", "vial_id": vial["id"]},
+        headers=nurse,
+    )
+    assert given.status_code == 201, given.text
+    assert given.json()["vial_left_ml"] == 9.0
+    drawn = client.get("/api/patients/P-OWN/administrations", headers=nurse).json()[-1]
+    assert (drawn["vial_id"], drawn["product_id"], drawn["lot"]) == (vial["id"], vial["product_id"], "MDV9")
+    assert (
+        client.get("/api/patients/P-OWN/vials", headers=web.headers("ann")).json()[0]["volume_left_ml"] == 9
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "problem"),
+    [
+        ({}, "product_id", "is not a multi-dose vial from the catalogue"),  # the plan's product: ampoules
+        ({"product_id": "uk-hydroxocobalamin-1mg-1ml-amp"}, "product_id", "is not a multi-dose vial"),
+        ({"product_id": "no-such-product"}, "product_id", "no-such-product"),
+        (
+            {"product_id": "us-cyanocobalamin-1000mcg-10ml-mdv", "opened": "2026-01-21"},
+            "opened",
+            "is in the future",
+        ),
+        (
+            {"product_id": "us-cyanocobalamin-1000mcg-10ml-mdv", "expiry": "2026-01-01"},
+            "expiry",
+            "is before the vial was opened",
+        ),
+        ({"product_id": "us-cyanocobalamin-1000mcg-10ml-mdv", "opened": "soon"}, "opened", ""),
+    ],
+)
+def test_a_refused_vial_names_the_field(shared_web: Web, body: Any, field: str, problem: str) -> None:
+    response = shared_web.client(None).post(
+        "/api/patients/P-OWN/vials", json=body, headers=shared_web.headers("nurse-north")
+    )
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["field"] == field
+    assert problem in error["problem"]
+
+
+def test_only_a_clinician_opens_a_vial(shared_web: Web) -> None:
+    client = shared_web.client(None)
+    body = {"product_id": "us-cyanocobalamin-1000mcg-10ml-mdv"}
+    for who in ("ann", "nurse-south"):
+        response = client.post("/api/patients/P-OWN/vials", json=body, headers=shared_web.headers(who))
+        assert response.status_code == 403
+        assert error_of(response)["field"] == "patient"

@@ -1,10 +1,15 @@
 """The pages: signing in and out, forms that work without JavaScript (plain POST, then a 303 redirect), the
-wizard and its live preview fragment, the printable plan and its PDF, charts, the calendar feed."""
+wizard and its live preview fragment, the printable plan and its PDF, charts, the calendar feed, a client
+that hangs up."""
 
 from __future__ import annotations
 
+import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import anyio
 import pytest
 from webkit import CSRF, PASSWORD, Web, csrf_of, error_of, example_case, unlabelled_controls
 
@@ -154,6 +159,91 @@ def test_pages_are_accessible_and_have_no_inline_script_or_style(shared_web: Web
     assert unlabelled_controls(html) == []
 
 
+def test_the_hooks_tests_rely_on(shared_web: Web) -> None:
+    """Stable ids and data attributes (docs/web.md, "For tests") for the browser tests."""
+    page = shared_web.client("nurse-north").get("/patients/P-OWN").text
+    assert re.search(r'id="next-dose"[^>]* data-due="2026-01-09" data-dose-number="3"', page)
+    assert re.search(r'id="user-meta" data-username="nurse-north" data-role="clinician"', page)
+    assert re.search(r'id="patient-meta" data-patient="P-OWN"', page)
+    listed = shared_web.client("admin").get("/patients").text
+    assert re.findall(r'<tr data-patient="([^"]+)">', listed) == ["P-OTHER", "P-OWN", "P-SPARE"]
+    no_plan = shared_web.client("admin").get("/patients/P-SPARE").text
+    assert re.search(r'id="next-dose" class="card">', no_plan)  # nothing due: no data-due
+
+
+def test_the_disclaimer_is_a_landmark_of_its_own(shared_web: Web) -> None:
+    page = shared_web.client("ann").get("/me").text
+    assert re.search(
+        r'<section class="disclaimer" id="disclaimer" aria-label="[^"]+">\s*<p role="note">', page
+    )
+
+
+def test_favicon_ico_is_the_svg_icon(shared_web: Web) -> None:
+    client = shared_web.client(None)
+    response = client.get("/favicon.ico")
+    assert (response.status_code, response.headers["location"]) == (301, "/static/favicon.svg")
+    icon = client.get("/static/favicon.svg")
+    assert (icon.status_code, icon.headers["content-type"]) == (200, "image/svg+xml")
+
+
+# -- a client that hangs up ----------------------------------------------------------------------------------
+
+
+def _hang_up(web: Web, path: str, content_type: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """POST to `path` in-process, the client gone before its body is read (ASGI `http.disconnect`)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    raw = [(b"content-type", content_type.encode()), (b"content-length", b"100")]
+    raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 443),
+    }
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, whatever runs in this thread (Playwright)
+        thread.submit(anyio.run, web.app, scope, receive, send).result()
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "api"),
+    [
+        ("/login", "application/x-www-form-urlencoded", False),  # a page's form (CsrfForm)
+        ("/patients/P-OWN/plan/preview", "application/x-www-form-urlencoded", False),  # htmx cancelled it
+        ("/api/patients/P-OWN/labs", "application/json", True),  # a JSON body FastAPI reads
+        ("/api/token", "application/x-www-form-urlencoded", False),  # a form FastAPI reads
+    ],
+)
+def test_a_client_that_hangs_up_is_not_an_internal_error(
+    shared_web: Web, caplog: pytest.LogCaptureFixture, path: str, content_type: str, api: bool
+) -> None:
+    cookie = shared_web.client("nurse-north").cookies
+    headers = {"cookie": "; ".join(f"{k}={v}" for k, v in cookie.items())}
+    if api:
+        headers.update(shared_web.headers("nurse-north"))
+    with caplog.at_level(logging.DEBUG):
+        sent = _hang_up(shared_web, path, content_type, headers)  # raises if the app lets it through
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 400
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert "client disconnected during POST" in caplog.text
+
+
 # -- forms without JavaScript -------------------------------------------------------------------------------
 
 
@@ -212,6 +302,68 @@ def test_a_refused_entry_comes_back_with_the_problem_beside_the_field(web: Web) 
     assert 'id="dose-error"' in dose.text
 
 
+def test_open_a_vial_then_draw_a_dose_from_it(web: Web) -> None:
+    client = web.client("nurse-north")
+    page = client.get("/patients/P-OWN").text
+    assert 'id="vial-form"' in page
+    assert 'id="no-open-vials"' in page
+    assert '<option value="us-cyanocobalamin-1000mcg-10ml-mdv">' in page
+    assert 'value="uk-hydroxocobalamin-1mg-1ml-amp"' not in page  # an ampoule: not a vial to keep open
+    data = {
+        "csrf_token": CSRF,
+        "product_id": "us-cyanocobalamin-1000mcg-10ml-mdv",
+        "lot": "MDV1",
+        "expiry": "2026-02-01",
+        "opened": "2026-01-19",
+    }
+    opened = client.post("/patients/P-OWN/vials", data=data)
+    assert (opened.status_code, opened.headers["location"]) == (303, "/patients/P-OWN?saved=vial")
+    page = client.get("/patients/P-OWN?saved=vial").text
+    assert "The vial was recorded as opened" in page
+    vial = web_services.patient_file(_store(web), web.actor("admin"), "P-OWN").vials[-1]
+    assert (vial.lot, vial.volume_left_ml, vial.discard_on.isoformat()) == ("MDV1", 10.0, "2026-02-02")
+    assert re.search(rf'<li data-vial="{vial.id}">Vial {vial.id}: us-cyanocobalamin-1000mcg-10ml-mdv', page)
+    form = client.get("/patients/P-OWN/doses/new").text
+    assert re.search(rf'<option value="{vial.id}">vial {vial.id}: [^<]*10 mL left', form)
+    given = client.post(
+        "/patients/P-OWN/doses",
+        data={"csrf_token": CSRF, "at": "2026-01-20T11:00", "site": "thigh-left", "vial_id": str(vial.id)},
+    )
+    assert given.status_code == 303, given.text
+    after = web_services.patient_file(_store(web), web.actor("admin"), "P-OWN")
+    assert after.vials[-1].volume_left_ml == 9.0
+    assert (after.administrations[-1].vial_id, after.administrations[-1].lot) == (vial.id, "MDV1")
+
+
+def test_a_refused_vial_comes_back_with_the_problem_beside_its_field(web: Web) -> None:
+    client = web.client("nurse-north")
+    data = {"csrf_token": CSRF, "product_id": "us-cyanocobalamin-1000mcg-10ml-mdv", "expiry": "2026-01-01"}
+    refused = client.post("/patients/P-OWN/vials", data={**data, "opened": "2026-01-19", "lot": "L2"})
+    assert refused.status_code == 422
+    assert re.search(
+        r'<p class="field-error" id="expiry-error">.*is before the vial was opened', refused.text
+    )
+    assert re.search(
+        r'id="vial-expiry" name="expiry" value="2026-01-01"[^>]*aria-invalid="true"', refused.text
+    )
+    assert 'id="vial-lot" name="lot" maxlength="64" value="L2"' in refused.text  # as typed
+    assert unlabelled_controls(refused.text) == []
+    wrong_day = client.post("/patients/P-OWN/vials", data={**data, "expiry": "", "opened": "19/01/2026"})
+    assert wrong_day.status_code == 422
+    assert 'id="opened-error"' in wrong_day.text
+    no_vial = client.post("/patients/P-OWN/vials", data={"csrf_token": CSRF, "opened": "2026-01-19"})
+    assert no_vial.status_code == 422
+    assert re.search(r'id="product_id-error">.*is not a multi-dose vial', no_vial.text)
+    assert web_services.patient_file(_store(web), web.actor("admin"), "P-OWN").vials == ()
+
+
+def test_a_patient_sees_no_vial_form_and_may_not_post_one(shared_web: Web) -> None:
+    client = shared_web.client("ann")
+    assert 'id="vial-form"' not in client.get("/me").text
+    data = {"csrf_token": CSRF, "product_id": "us-cyanocobalamin-1000mcg-10ml-mdv"}
+    assert client.post("/patients/P-OWN/vials", data=data).status_code == 403
+
+
 def test_add_a_patient_then_plan_them(web: Web) -> None:
     client = web.client("nurse-north")
     added = client.post("/patients", data={"csrf_token": CSRF, "id": "P-FORM", "name": "Dee"})
@@ -222,6 +374,7 @@ def test_add_a_patient_then_plan_them(web: Web) -> None:
     page = client.get("/patients/P-FORM")
     assert "No plan saved yet." in page.text
     assert 'id="new-plan-link"' in page.text
+    assert 'id="vial-form"' not in page.text  # a vial is checked against the plan's product: none yet
 
 
 # -- the plan wizard ---------------------------------------------------------------------------------------
@@ -289,7 +442,7 @@ def test_print_view_and_pdf_of_the_written_plan(shared_web: Web) -> None:
     client = shared_web.client("ann")
     printed = client.get("/patients/P-OWN/plan/print")
     assert printed.status_code == 200
-    assert "Patient <strong>P-OWN</strong> · plan version 1" in printed.text
+    assert '<header>\n<p class="record-line">Patient <strong>P-OWN</strong> · plan version 1' in printed.text
     assert "Signature" in printed.text
     policy = printed.headers["content-security-policy"]
     assert "style-src 'sha256-" in policy

@@ -11,7 +11,8 @@ run: `B12PLAN_FUZZ_EXAMPLES=200 pytest tests/web_fuzz`.
 
 `KNOWN` lists what this found that is not fixed yet, each tolerated here exactly (one kind of failure on the
 operations it was seen on, nothing broader) and pinned by a strict xfail test at the end of the module, which
-fails once the bug is fixed so that its entry is removed.
+fails once the bug is fixed so that its entry is removed. What it found and was fixed is pinned there too, by
+ordinary tests.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import secrets
 import warnings
 from collections.abc import Callable, Iterator
@@ -55,26 +55,9 @@ MAX_EXAMPLES = int(os.environ.get("B12PLAN_FUZZ_EXAMPLES", "12"))
 
 # -- what was found and is not fixed yet ---------------------------------------------------------------------
 
-_NAIVE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?")
-
-
-def _naive_date_time(failure: BaseException, response: Any) -> bool:
-    """Times written without a UTC offset (`2026-01-05T10:00:00`) where the document says `format: date-time`,
-    which is RFC 3339's and needs one (`...+00:00` or `Z`)."""
-    instance = getattr(failure, "instance", None)
-    return isinstance(instance, str) and bool(_NAIVE.fullmatch(instance)) and '"date-time"' in str(failure)
-
-
-def _body_parse_400(failure: BaseException, response: Any) -> bool:
-    """A body that is not JSON at all gets FastAPI's 400 "There was an error parsing the body": neither
-    documented nor the 422 the app's error contract (web/errors.py) gives refused input."""
-    return response.status_code == 400 and "error parsing the body" in response.text
-
-
-KNOWN: dict[str, tuple[str, Callable[[BaseException, Any], bool]]] = {
-    "naive-date-time": ("response_schema_conformance", _naive_date_time),
-    "body-parse-400": ("status_code_conformance", _body_parse_400),
-}
+KNOWN: dict[str, tuple[str, Callable[[BaseException, Any], bool]]] = {}
+"""name -> (the check, a matcher of its failures that are known). Empty: date-times without a UTC offset and
+FastAPI's 400 for a body that is not JSON were found here and fixed (pinned by the tests at the end)."""
 
 
 def _tolerating(check: Callable[..., Any]) -> Callable[..., Any]:
@@ -203,7 +186,7 @@ def test_the_document_describes_the_api(api_schema: Any) -> None:
     assert len(operations) >= 15, sorted(operations)
 
 
-# -- the known failures, pinned (strict xfail: each fails when fixed, so that its KNOWN entry goes) ----------
+# -- what fuzzing found, pinned (a strict xfail for what is still KNOWN; a plain test once fixed) ------------
 
 
 def _client(api: Api) -> TestClient:
@@ -221,17 +204,21 @@ def test_a_form_with_a_non_ascii_csrf_token_is_refused(api: Api) -> None:
     assert client.post("/login", data=form).status_code == 403
 
 
-@pytest.mark.xfail(strict=True, reason="known: FastAPI's 400 for a body that is not JSON; reported")
 def test_a_body_that_is_not_json_is_refused_as_input(api: Api) -> None:
+    """Found here: FastAPI answered 400 "There was an error parsing the body", undocumented."""
     response = _client(api).post(
         "/api/patients/P-ONE/labs",
         content=b"\xff\xfe not json",
         headers={**api.headers, "content-type": "application/json"},
     )
     assert response.status_code == 422
+    assert response.json() == {"error": {"field": "body", "problem": "is not valid JSON"}}
 
 
-@pytest.mark.xfail(strict=True, reason="known: date-times without a UTC offset; reported")
 def test_date_times_carry_a_utc_offset(api: Api) -> None:
-    created = _client(api).get("/api/patients", headers=api.headers).json()[0]["created_at"]
+    """Found here: times were written without an offset, which RFC 3339's `date-time` needs."""
+    client = _client(api)
+    created = client.get("/api/patients", headers=api.headers).json()[0]["created_at"]
     assert dt.datetime.fromisoformat(created).tzinfo is not None
+    given = client.get("/api/patients/P-ONE/administrations", headers=api.headers).json()[0]["at"]
+    assert dt.datetime.fromisoformat(given).tzinfo is not None

@@ -448,11 +448,25 @@ class RuleSet(_Frozen):
             return iter(found)
         return (r for r in self.rules if isinstance(r, kind))
 
+    @cached_property
+    def _by_id(self) -> dict[str, Rule]:
+        """Rules by id (unique: checked on construction): every reason and finding looks its rules up."""
+        return {r.id: r for r in self.rules}
+
+    @cached_property
+    def _followup_by_role(self) -> dict[str, FollowupRule]:
+        """The first follow-up rule of each role (file order): the follow-up checks ask for them per step."""
+        found: dict[str, FollowupRule] = {}
+        for r in self.of(FollowupRule):
+            found.setdefault(r.role, r)
+        return found
+
     def rule(self, rule_id: str) -> Rule:
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(rule_id)
+        return self._by_id[rule_id]
+
+    def followup(self, role: str) -> FollowupRule | None:
+        """The rule for one follow-up step (`followup.*` roles), or None when the rule set has none."""
+        return self._followup_by_role.get(role)
 
     def logic(self, role: str) -> LogicRule:
         """The rule for one reasoning step; every rule set must state each step it takes."""

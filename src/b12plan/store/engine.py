@@ -8,6 +8,12 @@ SQLite connections are set up for several processes sharing one file: WAL journa
 keys on, `synchronous=FULL` (an acknowledged write survives a crash), and write transactions opened with
 `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing half-way. SQLAlchemy is told to
 hide bound parameters, so no patient value can reach an error message or a log.
+
+A SQLite file's connections are pooled (`SQLITE_POOL_SIZE`, more on demand): opening one and setting its
+pragmas costs more than a short read, and the web app reads on every request. An idle pooled connection
+holds no transaction, so it never blocks another process's writer or a WAL checkpoint; a killed process's
+connections die with it and SQLite recovers from the WAL. An in-memory database gets no pool (each
+connection would be a database of its own).
 """
 
 from __future__ import annotations
@@ -20,13 +26,15 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from b12plan.errors import FieldProblem, UserError
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "DATABASE_URL_ENV",
+    "SQLITE_POOL_SIZE",
+    "WRITE_OPTION",
     "default_database_path",
     "describe_url",
     "is_sqlite",
@@ -38,7 +46,13 @@ DATABASE_URL_ENV = "B12PLAN_DATABASE_URL"
 BUSY_TIMEOUT_MS = 15_000
 """How long a SQLite writer waits for another process's write transaction before giving up."""
 
-_WRITE_OPTION = "b12plan_write"
+SQLITE_POOL_SIZE = 8
+"""SQLite connections kept open per engine; up to `_SQLITE_OVERFLOW` more are opened while busy (the web app's
+thread pool runs up to 40 requests at once) and closed when given back."""
+_SQLITE_OVERFLOW = 32
+
+WRITE_OPTION = "b12plan_write"
+"""The execution option a connection is begun with: True (default) for `BEGIN IMMEDIATE`, False to read."""
 
 
 def default_database_path() -> Path:
@@ -96,8 +110,16 @@ def make_engine(url: URL) -> Engine:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError([FieldProblem("database", f"cannot create {folder}: {exc.strerror}")]) from None
-    # One command is one short transaction: no pool, so a killed process leaves nothing cached behind.
-    engine = create_engine(url, hide_parameters=True, poolclass=NullPool)
+        engine = create_engine(
+            url,
+            hide_parameters=True,
+            poolclass=QueuePool,
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=_SQLITE_OVERFLOW,
+            connect_args={"check_same_thread": False},  # a pooled connection serves any worker thread
+        )
+    else:
+        engine = create_engine(url, hide_parameters=True, poolclass=NullPool)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
@@ -117,5 +139,5 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    write = connection.get_execution_options().get(_WRITE_OPTION, True)
+    write = connection.get_execution_options().get(WRITE_OPTION, True)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -24,16 +24,17 @@ import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Engine, Table, Text, func, select, true, update
+from sqlalchemy import JSON, Engine, Select, Table, Text, bindparam, func, select, true, update
 from sqlalchemy import cast as cast_
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from b12plan.errors import FieldProblem, UnknownPatientError, UserError
-from b12plan.store.engine import describe_url, is_sqlite, make_engine, resolve_url
+from b12plan.store.engine import WRITE_OPTION, describe_url, is_sqlite, make_engine, resolve_url
 from b12plan.store.schema import check_revision
 from b12plan.store.tables import (
     AdministrationRow,
@@ -135,6 +136,14 @@ class Store:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def user(self, user_id: int) -> StoredUser | None:
+        """The account `user_id`, read in one statement outside any unit of work: every signed-in request asks
+        it, and the ORM session a `transaction` sets up costs more than the query."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: False})
+            row = connection.execute(_user_by_id_query(), {"user_id": user_id}).first()
+        return StoredUser(**row._mapping) if row is not None else None
+
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Records]:
         """One transaction: committed when the block ends, rolled back (nothing written) on any exception.
@@ -143,7 +152,7 @@ class Store:
         read transaction) and take no write lock.
         """
         with self.engine.connect() as connection:
-            options: dict[str, Any] = {"b12plan_write": write}
+            options: dict[str, Any] = {WRITE_OPTION: write}
             if not write and not self.is_sqlite:
                 options["isolation_level"] = "REPEATABLE READ"
             connection.execution_options(**options)
@@ -199,6 +208,28 @@ class Records:
         self.session.flush()
         row_id: int = getattr(row, "id")  # noqa: B009 (every table has an integer id)
         self._audit(action, entity, row_id, patient_id, [k for k, v in given.items() if v is not None])
+
+    def change_marker(self) -> str:
+        """A short text that differs between any two snapshots of the records that differ: read it in the
+        same transaction as the records it stands for, and a value kept with that marker is current for as
+        long as the marker read later is the same (the dashboard's cache, `overviews.BoardCache`).
+
+        SQLite: the last audit-log id. Every change writes its audit row in the transaction that makes it, the
+        audit log is append-only (no id ever goes away or comes back), and writers are serialised (BEGIN
+        IMMEDIATE), so each commit's ids are above every id committed before it: the last id moves with every
+        commit.
+        PostgreSQL: that id and the transaction's snapshot (`pg_current_snapshot()`: which transactions it
+        sees). The id alone is not enough there: ids come from a sequence and commits need not follow their
+        order, so a transaction holding a lower id can commit after a higher one has been read. Two snapshots
+        that print the same see exactly the same committed transactions, so the same records; the snapshot
+        moves with every write anywhere on the server, which costs a recomputation, never a stale answer.
+        Restoring a backup means stopping every b12plan process first (docs/store.md), which empties caches.
+        """
+        last = self.session.scalar(select(func.max(AuditRow.id)))
+        if self._sqlite:
+            return f"audit {last}"
+        snapshot = self.session.scalar(select(func.pg_current_snapshot().cast(Text)))
+        return f"audit {last} snapshot {snapshot}"
 
     def audit_entries(self, patient_id: int | None = None) -> list[AuditEntry]:
         table = _table(AuditRow)
@@ -399,13 +430,7 @@ class Records:
     # -- accounts (web app and API) ------------------------------------------------------------------------
 
     def _users(self, where: Any) -> list[StoredUser]:
-        users = _table(UserRow)
-        query = (
-            select(*users.columns, PatientRow.ref.label("patient_ref"))
-            .outerjoin(PatientRow, PatientRow.id == users.c.patient_id)
-            .where(where)
-            .order_by(users.c.username)
-        )
+        query = _users_query().where(where).order_by(UserRow.username)
         return [StoredUser(**row._mapping) for row in self.session.execute(query)]
 
     def add_user(
@@ -434,8 +459,9 @@ class Records:
         return self._users(UserRow.id == row.id)[0]
 
     def user(self, user_id: int) -> StoredUser | None:
-        found = self._users(UserRow.id == user_id)
-        return found[0] if found else None
+        """The account `user_id` (asked on every signed-in request: one statement, built once)."""
+        row = self.session.execute(_user_by_id_query(), {"user_id": user_id}).first()
+        return StoredUser(**row._mapping) if row is not None else None
 
     def user_named(self, username: str) -> StoredUser | None:
         found = self._users(UserRow.username == username)
@@ -497,6 +523,19 @@ class Records:
             )
             for p in people
         ]
+
+
+@cache
+def _users_query() -> Select[Any]:
+    users = _table(UserRow)
+    return select(*users.columns, PatientRow.ref.label("patient_ref")).outerjoin(
+        PatientRow, PatientRow.id == users.c.patient_id
+    )
+
+
+@cache
+def _user_by_id_query() -> Select[Any]:
+    return _users_query().where(UserRow.id == bindparam("user_id"))
 
 
 def _patient(row: PatientRow) -> PatientInfo:

@@ -1,8 +1,11 @@
 """The JSON API's request and response bodies (the plan and the case are the contract's own schemas:
 `b12plan.schemas`, published under components `Case` and `Plan`).
 
-Dates are ISO 8601; clinical times (`at`, `created_at`) are local wall-clock times without a zone, as the
-record keeps them (docs/store.md). Doses are micrograms, volumes millilitres; lab values carry their unit.
+Dates are ISO 8601. Every time carries its UTC offset (RFC 3339 `date-time`): clinical times (a dose's
+`at`, a plan version's `created_at`), which the record keeps as local wall-clock times (docs/store.md), with
+the server's offset on that day (`2026-07-05T10:00:00+01:00` in London); bookkeeping times (a patient's
+`created_at`), which it keeps in UTC, with `Z`. A time sent without an offset is read as the server's local
+time. Doses are micrograms, volumes millilitres; lab values carry their unit.
 """
 
 from __future__ import annotations
@@ -10,10 +13,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from b12plan.domain.followup import DueDose
-from b12plan.store import PatientInfo, StoredAdministration, StoredLab, StoredPlanVersion, StoredSymptom
+from b12plan.store import (
+    PatientInfo,
+    StoredAdministration,
+    StoredLab,
+    StoredPlanVersion,
+    StoredSymptom,
+    StoredVial,
+)
 
 __all__ = [
     "AdministrationIn",
@@ -32,10 +42,28 @@ __all__ = [
     "SymptomIn",
     "SymptomOut",
     "TokenOut",
+    "VialIn",
+    "VialOut",
 ]
 
 Text64 = Annotated[str, Field(max_length=64)]
 Text200 = Annotated[str, Field(max_length=200)]
+
+
+def _with_local_offset(moment: dt.datetime) -> dt.datetime:
+    """A local wall-clock time as stored (naive), with the server's UTC offset at that moment."""
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    """A UTC time as stored (naive), marked as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+LocalTime = Annotated[dt.datetime, AfterValidator(_with_local_offset)]
+"""A clinical time (local wall-clock in the record), written with the server's UTC offset."""
+UtcTime = Annotated[dt.datetime, AfterValidator(_as_utc)]
+"""A bookkeeping time (UTC in the record), written with `Z`."""
 
 
 class _In(BaseModel):
@@ -64,7 +92,7 @@ class PatientOut(BaseModel):
     id: str
     name: str | None
     clinic: str | None
-    created_at: dt.datetime
+    created_at: UtcTime = Field(description="When the patient was added.")
 
     @classmethod
     def of(cls, p: PatientInfo) -> PatientOut:
@@ -107,7 +135,7 @@ class DueOut(BaseModel):
 
 class PlanVersionSummary(BaseModel):
     version: int
-    created_at: dt.datetime
+    created_at: LocalTime = Field(description="When saved: the plan in force from then.")
     created_by: str
     reason: str | None
     ruleset: str
@@ -160,7 +188,7 @@ class AdministrationIn(_In):
 
 class AdministrationOut(BaseModel):
     id: int
-    at: dt.datetime
+    at: LocalTime
     dose_mcg: float
     route: str
     volume_ml: float | None
@@ -190,7 +218,7 @@ class AdministrationOut(BaseModel):
 
 class GivenOut(BaseModel):
     id: int
-    at: dt.datetime
+    at: LocalTime
     dose_mcg: float
     route: str
     volume_ml: float | None
@@ -246,3 +274,38 @@ class SymptomOut(BaseModel):
     @classmethod
     def of(cls, s: StoredSymptom) -> SymptomOut:
         return cls(id=s.id, date=s.scored_on, symptom=s.symptom, score=s.score)
+
+
+class VialIn(_In):
+    product_id: Text64 | None = Field(
+        default=None, description="A multi-dose vial from the catalogue (default: the plan's product)."
+    )
+    opened: dt.date | None = Field(default=None, description="Day of first puncture (default: today).")
+    lot: Text64 | None = None
+    expiry: dt.date | None = Field(default=None, description="The expiry date on the label.")
+
+
+class VialOut(BaseModel):
+    """A multi-dose vial opened for one patient: what is left in it and the first day it may not be used."""
+
+    id: int
+    product_id: str
+    lot: str | None
+    expiry: dt.date | None
+    opened_on: dt.date
+    volume_ml: float
+    volume_left_ml: float
+    discard_on: dt.date = Field(description="The first day the vial may no longer be used.")
+
+    @classmethod
+    def of(cls, v: StoredVial) -> VialOut:
+        return cls(
+            id=v.id,
+            product_id=v.product_id,
+            lot=v.lot,
+            expiry=v.expiry,
+            opened_on=v.opened_on,
+            volume_ml=v.volume_ml,
+            volume_left_ml=v.volume_left_ml,
+            discard_on=v.discard_on,
+        )

@@ -6,6 +6,10 @@
 to the sign-in page); `ApiActor` the user of an API call (bearer token; else 401). `ActorStore` is the record
 store acting for that user, so the audit log names them. `CsrfForm` is a posted form whose CSRF token
 matched its session (else 403).
+
+Dependencies that do no I/O are `async def`, so they run on the event loop: FastAPI runs every plain `def`
+dependency in the thread pool, a hop that costs more than their work. The two that read the store (the
+signed-in user of a page or a token) stay plain functions, one hop each.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,6 +29,7 @@ from starlette.datastructures import FormData
 from b12plan import accounts
 from b12plan.accounts import Actor
 from b12plan.errors import ForbiddenError, NotSignedInError
+from b12plan.overviews import BoardCache
 from b12plan.store import Store
 from b12plan.web.security import LoginLimiter, Session, Signer, check_csrf
 from b12plan.web.settings import Settings
@@ -45,20 +50,22 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AppState:
-    """Everything `create_app` builds once: settings, the database engine, signing, the rate limiter and the
-    clock (local wall-clock time, naive: the record's convention)."""
+    """Everything `create_app` builds once: settings, the database engine, signing, the rate limiter, the
+    clock (local wall-clock time, naive: the record's convention) and the dashboard's cache of clinic boards
+    (checked against the database on every request: `overviews.BoardCache`)."""
 
     settings: Settings
     engine: Engine
     signer: Signer
     limiter: LoginLimiter
     now: Callable[[], dt.datetime]
+    boards: BoardCache = field(default_factory=BoardCache)
 
     def store(self, actor: str) -> Store:
         return Store(self.engine, actor=actor)
 
 
-def _state(request: Request) -> AppState:
+async def _state(request: Request) -> AppState:
     state: AppState = request.app.state.b12plan
     return state
 
@@ -66,7 +73,7 @@ def _state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(_state)]
 
 
-def _clock(state: State) -> dt.datetime:
+async def _clock(state: State) -> dt.datetime:
     return state.now()
 
 
@@ -140,11 +147,11 @@ def _store(state: State, request: Request) -> Store:
     return state.store(actor.username if isinstance(actor, Actor) else "web")
 
 
-def _page_store(state: State, request: Request, _actor: PageActor) -> Store:
+async def _page_store(state: State, request: Request, _actor: PageActor) -> Store:
     return _store(state, request)
 
 
-def _api_store(state: State, actor: ApiActor) -> Store:
+async def _api_store(state: State, actor: ApiActor) -> Store:
     return state.store(actor.username)
 
 

@@ -3,7 +3,8 @@
 JSON (under /api, /cds-services and /feeds): always `{"error": {"field": ..., "problem": ...}}`, the first
 problem when there are several, with the status:
 
-    422  input refused (a UserError: `labs[0].unit`, ...; a request that does not fit the API's schema)
+    422  input refused (a UserError: `labs[0].unit`, ...; a request that does not fit the API's schema;
+         a body that is not a JSON object or cannot be read at all: field `body`)
     404  no such patient (an admin) or no such route
     401  no valid token (with `WWW-Authenticate: Bearer`)
     403  signed in, but not allowed; or a form's CSRF token did not match
@@ -13,6 +14,10 @@ problem when there are several, with the status:
 Pages get the same statuses as an HTML page, except that a page that needs a sign-in sends the browser to
 `/login?next=...` (303). Handlers that show a form catch UserError themselves to show each problem beside
 its field; what reaches here is shown at the top of an error page.
+
+A client that hangs up while its request is read (starlette's `ClientDisconnect`: a browser leaving the
+page, htmx cancelling a preview that a newer one replaces) is nobody's error: it is logged at debug level
+and answered with a bare 400 that nobody reads.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from b12plan.errors import (
     AccessError,
@@ -47,6 +53,8 @@ __all__ = [
 
 log = logging.getLogger("b12plan.web")
 _API_PREFIXES = ("/api/", "/cds-services", "/feeds/")
+_BODY_PARSE_FAILED = "There was an error parsing the body"  # FastAPI's 400 when a body cannot be read
+_NOT_JSON = "is not JSON: send a JSON object with Content-Type: application/json"
 
 
 class ErrorDetail(BaseModel):
@@ -89,7 +97,10 @@ def error_body(problem: FieldProblem) -> dict[str, dict[str, str]]:
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
-    """`('body', 'labs', 0, 'unit')` -> `labs[0].unit`; the request part (body, query, path) is left out."""
+    """`('body', 'labs', 0, 'unit')` -> `labs[0].unit`; the request part (body, query, path) is left out,
+    unless it is all there is: `('body',)` -> `body`."""
+    if len(loc) == 1 and loc[0] == "body":
+        return "body"
     parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else list(loc)
     out = ""
     for part in parts:
@@ -104,10 +115,14 @@ def _validation_problem(exc: RequestValidationError) -> FieldProblem:
     first = errors[0]
     if first.get("type") == "json_invalid":
         return FieldProblem("body", "is not valid JSON")
+    loc = tuple(first.get("loc", ()))
     if first.get("type") == "missing":
-        return FieldProblem(_field(tuple(first.get("loc", ()))), "is required")
+        return FieldProblem(_field(loc), "is required")
+    if loc == ("body",):  # the body as a whole is not the JSON object the route takes
+        sent = first.get("input")  # bytes: not read as JSON (another content type)
+        return FieldProblem("body", _NOT_JSON if isinstance(sent, bytes) else "must be a JSON object")
     message = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
-    return FieldProblem(_field(tuple(first.get("loc", ()))), message)
+    return FieldProblem(_field(loc), message)
 
 
 def _page(request: Request, status: int, title: str, problem: FieldProblem) -> Response:
@@ -128,6 +143,21 @@ def _respond(
     response = _page(request, status, title, problem)
     response.headers.update(headers or {})
     return response
+
+
+def _client_gone(request: Request) -> Response:
+    """The client hung up before its request was read: no one to answer, nothing wrong with b12plan."""
+    where = getattr(request.scope.get("route"), "path", request.url.path)
+    log.debug("client disconnected during %s %s", request.method, where)
+    return Response(status_code=400)
+
+
+def _unreadable_body(request: Request) -> FieldProblem:
+    """What is wrong with a body FastAPI could not parse (JSON that is not UTF-8, a broken multipart form)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind.startswith("multipart/") or kind == "application/x-www-form-urlencoded":
+        return FieldProblem("body", "is not a form that can be read")
+    return FieldProblem("body", "is not valid JSON")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -165,8 +195,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         return _respond(request, 422, "That cannot be used", _validation_problem(exc))
 
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        return _client_gone(request)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == _BODY_PARSE_FAILED:
+            if isinstance(exc.__cause__, ClientDisconnect):
+                return _client_gone(request)
+            # a body FastAPI could not read, e.g. JSON that is not UTF-8: refused input like any other
+            return _respond(request, 422, "That cannot be used", _unreadable_body(request))
         titles = {404: "Not found", 405: "Not allowed here"}
         problems = {404: "there is nothing at this address", 405: f"{request.method} is not allowed here"}
         detail = problems.get(exc.status_code, str(exc.detail))

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from b12plan.adapters.render._words import (
     ALERT_LEVEL_WORDS,
@@ -69,10 +69,11 @@ def _when(day: dt.date | dt.datetime | None) -> Markup:
     """A `<time>` element: `Mon 7 Dec 2026` (plus `09:30` for a time) for people, ISO for machines."""
     if day is None:
         return Markup("")
+    # escape + f-string: what Markup.format does, without string.Formatter (the dashboard has many dates)
     if isinstance(day, dt.datetime):
         shown = f"{date_words(day.date())} {day:%H:%M}"
-        return Markup('<time datetime="{}">{}</time>').format(day.isoformat(timespec="minutes"), shown)
-    return Markup('<time datetime="{}">{}</time>').format(day.isoformat(), date_words(day))
+        return Markup(f'<time datetime="{escape(day.isoformat(timespec="minutes"))}">{escape(shown)}</time>')
+    return Markup(f'<time datetime="{escape(day.isoformat())}">{escape(date_words(day))}</time>')
 
 
 def _dose(due: Any) -> str:

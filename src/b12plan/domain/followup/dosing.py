@@ -127,21 +127,26 @@ def _due_dose(course: Course, rules: RuleSet, on: dt.date) -> DueDose | None:
     )
 
 
-def next_due(record: TreatmentRecord, rules: RuleSet, on: dt.date) -> DueDose | None:
+def next_due(
+    record: TreatmentRecord, rules: RuleSet, on: dt.date, *, course: Course | None = None
+) -> DueDose | None:
     """The next dose of the current plan as the record stands on `on`, or None when no injection is planned
     (no plan, no regimen, or an oral phase next: daily tablets are not tracked dose by dose).
 
     Due its planned gap after the last injection given (FU-REANCHOR), so never on or before that day; a late
-    dose stays one dose, due as soon as possible.
+    dose stays one dose, due as soon as possible. `course` is `build_course(record, rules, on)` when the
+    caller has already laid it out (`review`: every check shares one).
     """
-    return _due_dose(build_course(record, rules, on), rules, on)
+    return _due_dose(course or build_course(record, rules, on), rules, on)
 
 
-def adherence(record: TreatmentRecord, rules: RuleSet, on: dt.date) -> Adherence:
+def adherence(
+    record: TreatmentRecord, rules: RuleSet, on: dt.date, *, course: Course | None = None
+) -> Adherence:
     """Each planned dose due by `on`: on time (up to FU-LATE days after its day), late (days), missed (more
     than the FU-LONG-GAP limit late, whether given since or not), or overdue now; with the counts.
     Injections that were not a planned dose (doubled, too soon, extra loading) are counted in `extra`."""
-    course = build_course(record, rules, on)
+    course = course or build_course(record, rules, on)
     grace = _grace(rules)
     late_rule, gap_rule = followup_rule(rules, "followup.late"), followup_rule(rules, "followup.long_gap")
     outcomes: list[DoseOutcome] = []
@@ -193,11 +198,13 @@ def adherence(record: TreatmentRecord, rules: RuleSet, on: dt.date) -> Adherence
     )
 
 
-def dose_findings(record: TreatmentRecord, rules: RuleSet, on: dt.date) -> list[Finding]:
+def dose_findings(
+    record: TreatmentRecord, rules: RuleSet, on: dt.date, *, course: Course | None = None
+) -> list[Finding]:
     """What the next dose calls for on `on`: DOSE_OVERDUE when it is overdue (give once, as soon as
     possible), and OVERDUE_REVIEW when the gap is long or symptoms have come back since the last injection
     (a clinician reviews first: reloading may be needed)."""
-    course = build_course(record, rules, on)
+    course = course or build_course(record, rules, on)
     due = _due_dose(course, rules, on)
     if due is None or due.status != "overdue" or course.pending is None:
         return []

@@ -44,10 +44,10 @@ class Finding(BaseModel):
 
 def followup_rule(rules: RuleSet, role: str) -> FollowupRule:
     """The rule set's rule for one follow-up step (every shipped rule set includes shared/followup.toml)."""
-    for rule in rules.of(FollowupRule):
-        if rule.role == role:
-            return rule
-    raise KeyError(f"rule set {rules.id} has no rule for {role}")
+    rule = rules.followup(role)
+    if rule is None:
+        raise KeyError(f"rule set {rules.id} has no rule for {role}")
+    return rule
 
 
 def number(rule: FollowupRule, name: Number) -> float:

@@ -211,11 +211,13 @@ def _neuro(record: TreatmentRecord, rules: RuleSet, on: dt.date) -> list[Finding
     ]
 
 
-def detect_mistakes(record: TreatmentRecord, rules: RuleSet, on: dt.date) -> list[Finding]:
+def detect_mistakes(
+    record: TreatmentRecord, rules: RuleSet, on: dt.date, *, course: Course | None = None
+) -> list[Finding]:
     """Mistakes in the record as it stands on `on`: CHANGE_WITHOUT_REASSESSMENT, LOADING_TOO_LONG,
     DOUBLED_DOSE, STOPPING_MAINTENANCE, STRENGTH_MISMATCH, RETEST_DURING_REPLACEMENT, FOLATE_BEFORE_B12 and
     NEURO_WORSENING (critical: same-day assessment)."""
-    course = build_course(record, rules, on)
+    course = course or build_course(record, rules, on)
     return [
         *_neuro(record, rules, on),
         *_unreviewed_changes(record, rules, on),

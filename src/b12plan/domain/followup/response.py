@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from b12plan.domain.codes import NEUROLOGICAL_SYMPTOMS, AlertLevel, LabTest
-from b12plan.domain.followup.course import build_course
+from b12plan.domain.followup.course import Course, build_course
 from b12plan.domain.followup.finding import Finding, followup_rule, make_finding, number
 from b12plan.domain.followup.record import TreatmentRecord
 from b12plan.domain.followup.symptoms import persisting, present_points
@@ -146,10 +146,12 @@ def _nerves(
     return [make_finding(rules, "NERVE_REVIEW_DUE", AlertLevel.INFO, message, ids)]
 
 
-def response_checks(record: TreatmentRecord, rules: RuleSet, on: dt.date) -> list[Finding]:
+def response_checks(
+    record: TreatmentRecord, rules: RuleSet, on: dt.date, *, course: Course | None = None
+) -> list[Finding]:
     """The response checks due or failed on `on`, counted from the first dose of the current course:
     RETIC_CHECK_DUE, FBC_CHECK_DUE, NO_HAEM_RESPONSE, LABS_NORMAL_SYMPTOMS_PERSIST, NERVE_REVIEW_DUE."""
-    course = build_course(record, rules, on)
+    course = course or build_course(record, rules, on)
     if course.plan is None or not course.given:
         return []
     start = course.given[0].day

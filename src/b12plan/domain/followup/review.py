@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict
 
 from b12plan.domain.codes import AlertLevel, Route
+from b12plan.domain.followup.course import build_course
 from b12plan.domain.followup.dosing import Adherence, DueDose, adherence, dose_findings, next_due
 from b12plan.domain.followup.finding import Finding, sort_findings
 from b12plan.domain.followup.mistakes import detect_mistakes
@@ -81,17 +82,18 @@ def _dose_step(due: DueDose | None, plan: Plan | None, on: dt.date) -> NextStep 
 def review(record: TreatmentRecord, rules: RuleSet, on: dt.date) -> Review:
     """Every follow-up check of the record as it stands on `on` (next dose, adherence, vials, response,
     symptom cycle, mistakes), and the next steps: the next dose first, then one step per finding, most
-    serious first, each with the ids of the rules it rests on."""
+    serious first, each with the ids of the rules it rests on. The course is laid out once and shared by
+    the checks (each would build the same one from the same record and day)."""
     version = current_version(record, on)
-    due = next_due(record, rules, on)
+    course = build_course(record, rules, on)
+    due = next_due(record, rules, on, course=course)
     vials = vial_status(record, on, rules)
-    response = response_checks(record, rules, on)
-    cycle = symptom_cycle(record, rules, on)
-    mistakes = detect_mistakes(record, rules, on)
+    response = response_checks(record, rules, on, course=course)
+    cycle = symptom_cycle(record, rules, on, course=course)
+    mistakes = detect_mistakes(record, rules, on, course=course)
     vial_findings = [v.finding for v in vials if v.finding is not None]
-    findings = sort_findings(
-        [*dose_findings(record, rules, on), *response, *cycle.findings, *mistakes, *vial_findings]
-    )
+    doses = dose_findings(record, rules, on, course=course)
+    findings = sort_findings([*doses, *response, *cycle.findings, *mistakes, *vial_findings])
     steps = [s for s in [_dose_step(due, version.plan if version else None, on)] if s is not None]
     steps += [
         NextStep(text=f.message, level=f.level, rules=f.rules) for f in findings if f.code != "DOSE_OVERDUE"
@@ -100,7 +102,7 @@ def review(record: TreatmentRecord, rules: RuleSet, on: dt.date) -> Review:
         on=on,
         plan_version=version.version if version else None,
         next_due=due,
-        adherence=adherence(record, rules, on),
+        adherence=adherence(record, rules, on, course=course),
         vials=vials,
         response=response,
         symptom_cycle=cycle,

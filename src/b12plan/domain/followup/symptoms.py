@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from b12plan.domain.codes import NEUROLOGICAL_SYMPTOMS, AlertLevel, Symptom
-from b12plan.domain.followup.course import build_course
+from b12plan.domain.followup.course import Course, build_course
 from b12plan.domain.followup.finding import Finding, followup_rule, make_finding, number
 from b12plan.domain.followup.record import SymptomEntry, TreatmentRecord
 from b12plan.domain.rules import RuleSet
@@ -79,7 +79,9 @@ def _return_day(entries: Sequence[SymptomEntry], rise: int, present: int) -> dt.
     return None
 
 
-def symptom_cycle(record: TreatmentRecord, rules: RuleSet, on: dt.date | None = None) -> SymptomCycle:
+def symptom_cycle(
+    record: TreatmentRecord, rules: RuleSet, on: dt.date | None = None, *, course: Course | None = None
+) -> SymptomCycle:
     """Symptom scores by day since the last injection across maintenance cycles (all entries by `on`).
 
     A return counts as early when it comes FU-SYMPTOM-CYCLE `days` or more before the next dose was due;
@@ -93,7 +95,7 @@ def symptom_cycle(record: TreatmentRecord, rules: RuleSet, on: dt.date | None = 
     adjust = followup_rule(rules, "followup.adjust_interval")
     rise, early_by = int(number(rule, "points")), int(number(rule, "days"))
     needed, present = int(number(rule, "count")), present_points(rules)
-    course = build_course(record, rules, on)
+    course = course or build_course(record, rules, on)
     entries = [e for e in record.symptoms if on is None or e.date <= on]
     scores: dict[Symptom, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     returns: list[SymptomReturn] = []

@@ -1,4 +1,5 @@
-"""Signing in and out, the home page (which sends each role to its own start page) and a health check."""
+"""Signing in and out, the home page (which sends each role to its own start page), a health check and the
+/favicon.ico that browsers ask for."""
 
 from __future__ import annotations
 
@@ -95,3 +96,9 @@ def logout(request: Request, form: CsrfForm) -> Response:
 def health() -> JSONResponse:
     """For load balancers and test servers: the app is up (it does not touch the database)."""
     return JSONResponse({"status": "ok"})
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico by themselves on pages that link no icon (the printable plan)."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)

@@ -1,4 +1,5 @@
-"""Recording what happened: an injection (site chosen on the body diagram), a lab result, diary scores.
+"""Recording what happened: an injection (site chosen on the body diagram), a multi-dose vial opened, a lab
+result, diary scores.
 
 Each form posts plainly and redirects to the page it came from (303, `?saved=...`); a refused entry comes
 back as the same page (422) with each problem beside its field and the values as typed.
@@ -132,7 +133,7 @@ def record_dose(
     return _back(actor, ref, "dose")
 
 
-# -- a lab result and diary scores (forms on the patient page) ---------------------------------------------
+# -- a vial, a lab result and diary scores (forms on the patient page) -------------------------------------
 
 
 def _patient_page_again(
@@ -140,6 +141,29 @@ def _patient_page_again(
 ) -> Response:
     template = "me.html" if actor.role is Role.PATIENT else "patient.html"
     return render(request, template, patient_context(store, actor, ref, now, saved=None, **extra), status=422)
+
+
+@router.post("/patients/{ref}/vials", name="vial_save")
+def record_vial(
+    request: Request, ref: str, actor: PageActor, store: ActorStore, form: CsrfForm, now: Clock
+) -> Response:
+    values = {name: _text(form, name) for name in ("product_id", "opened", "lot", "expiry")}
+    try:
+        web_services.open_vial(
+            store,
+            actor,
+            ref,
+            now=now,
+            product=values["product_id"] or None,
+            opened=_date(values["opened"], "opened"),
+            lot=values["lot"] or None,
+            expiry=_date(values["expiry"], "expiry"),
+        )
+    except UserError as exc:
+        return _patient_page_again(
+            request, store, actor, ref, now, vial_values=values, vial_errors=_problems(exc)
+        )
+    return _back(actor, ref, "vial")
 
 
 @router.post("/patients/{ref}/labs", name="lab_save")

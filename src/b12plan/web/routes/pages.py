@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from b12plan import overviews, web_services
 from b12plan.accounts import Role, require
 from b12plan.errors import UserError
+from b12plan.rulebook import load_catalogue
 from b12plan.web import wizard
 from b12plan.web.deps import ActorStore, Clock, CsrfForm, PageActor, State
 from b12plan.web.templating import render
@@ -23,8 +24,8 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/dashboard", name="dashboard")
-def dashboard(request: Request, actor: PageActor, store: ActorStore, now: Clock) -> Response:
-    board = overviews.clinic_board(store, actor, on=now.date())
+def dashboard(request: Request, actor: PageActor, store: ActorStore, now: Clock, state: State) -> Response:
+    board = overviews.clinic_board(store, actor, on=now.date(), cache=state.boards)
     return render(request, "dashboard.html", {"board": board})
 
 
@@ -59,6 +60,11 @@ def add_patient(request: Request, actor: PageActor, store: ActorStore, form: Csr
     return RedirectResponse(f"/patients/{added.ref}?saved=patient", status_code=303)
 
 
+def _multi_dose_products() -> list[wizard.Choice]:
+    """The catalogue's multi-dose vials: the products the "Open a vial" form offers."""
+    return [wizard.Choice(p.id, p.name) for p in load_catalogue().products if p.multi_dose and p.id]
+
+
 def patient_context(
     store: ActorStore, actor: PageActor, ref: str, now: Clock, **extra: Any
 ) -> dict[str, Any]:
@@ -75,6 +81,9 @@ def patient_context(
         "lab_errors": {},
         "diary_values": {},
         "diary_errors": {},
+        "vial_products": _multi_dose_products(),
+        "vial_values": {},
+        "vial_errors": {},
     }
     context.update(extra)
     return context

@@ -134,6 +134,9 @@ def written_plan_html(view: web_services.PlanVersionView, patient: PatientInfo) 
         f"{' · reason: ' + str(escape(stored.reason)) if stored.reason else ''}</p>\n"
     )
     html = render_html(view.plan)
+    # Inside the written plan's <header> (a landmark), so that nothing on the page sits outside one.
+    if "<body>\n<header>\n" in html:
+        return html.replace("<body>\n<header>\n", "<body>\n<header>\n" + line, 1)
     return html.replace("<body>\n", "<body>\n" + line, 1)
 
 
