@@ -142,13 +142,7 @@ class PlanVersionSummary(BaseModel):
 
     @classmethod
     def of(cls, v: StoredPlanVersion) -> PlanVersionSummary:
-        return cls(
-            version=v.version,
-            created_at=v.created_at,
-            created_by=v.created_by,
-            reason=v.reason,
-            ruleset=v.ruleset,
-        )
+        return cls.model_validate(v, from_attributes=True)
 
 
 class PlanVersionOut(PlanVersionSummary):
@@ -299,13 +293,4 @@ class VialOut(BaseModel):
 
     @classmethod
     def of(cls, v: StoredVial) -> VialOut:
-        return cls(
-            id=v.id,
-            product_id=v.product_id,
-            lot=v.lot,
-            expiry=v.expiry,
-            opened_on=v.opened_on,
-            volume_ml=v.volume_ml,
-            volume_left_ml=v.volume_left_ml,
-            discard_on=v.discard_on,
-        )
+        return cls.model_validate(v, from_attributes=True)
