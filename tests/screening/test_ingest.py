@@ -248,6 +248,31 @@ def test_layout_parquet_is_read_in_place(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("tests_in_file", "translated", "kept"),
+    [
+        # our codes only: read as they are (potassium is not a screened test)
+        (("b12_total", "hb", "potassium"), False, [("o0", "b12_total"), ("o1", "hb")]),
+        # a LOINC code or another spelling: translated row by row
+        (("b12_total", "718-7", "HB"), True, [("o0", "b12_total"), ("o1", "hb"), ("o2", "hb")]),
+    ],
+)
+def test_layout_parquet_tests_are_read_as_given_or_translated(
+    tmp_path: Path, tests_in_file: tuple[str, ...], translated: bool, kept: list[tuple[str, str]]
+) -> None:
+    con = duckdb.connect()
+    values = ", ".join(f"('p1', 'o{i}', '{t}', 100.0)" for i, t in enumerate(tests_in_file))
+    con.execute(
+        f"COPY (SELECT * FROM (VALUES {values}) AS v(patient_id, observation_id, test, value)) "
+        f"TO '{tmp_path / 'observations.parquet'}'"
+    )
+    stage(con, find_inputs([tmp_path]), load_codes(), tests=TESTS)
+    rows = _rows(con, "observations")
+    assert [(r["observation_id"], r["test"]) for r in rows] == kept
+    view = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'observations'").fetchall()[0][0]
+    assert ("CASE" in view) is translated
+
+
+@pytest.mark.parametrize(
     ("name", "text", "message"),
     [
         ("observations.csv", "patient_id,test\np1,b12_total\n", "column observation_id is required"),

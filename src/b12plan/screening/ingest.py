@@ -506,22 +506,30 @@ def _layout_sql(
         missing = [c.name for c in table.columns if c.required and c.name not in present]
         if missing:
             raise UserError([FieldProblem(str(path), f"column {', '.join(missing)} is required")])
+        test = _test_code("CAST(test AS VARCHAR)")
+        if "test" in present and name.endswith(".parquet") and _our_codes_only(con, reader):
+            test = '"test"'  # read as it is: a filter on it reaches the Parquet scan
         cols: list[str] = []
         for column in table.columns:
             if column.name not in present:
                 value = f"{_q(path.name)}" if column.name == "source" else "NULL"
             elif column.name == "test":
-                value = _test_code("CAST(test AS VARCHAR)")
+                value = test
             else:
                 value = f'"{column.name}"'
             cols.append(f"CAST({value} AS {column.type}) AS {column.name}")
-        where = (
-            f" WHERE {_test_code('CAST(test AS VARCHAR)')} IN {_in(tests)}"
-            if table.name == "observations"
-            else ""
-        )
+        where = f" WHERE {test} IN {_in(tests)}" if table.name == "observations" else ""
         parts.append(f"SELECT {', '.join(cols)} FROM {reader}{where}")
     return "\nUNION ALL\n".join(parts)
+
+
+def _our_codes_only(con: duckdb.DuckDBPyConnection, reader: str) -> bool:
+    """Whether a Parquet file's `test` column holds b12plan test codes only (no LOINC code to translate), as
+    the files `--save-layout` writes do. Reading one dictionary-encoded column is cheap next to translating
+    the column row by row in every statement that reads the table."""
+    ours = {t.value for t in LabTest}
+    values = con.execute(f"SELECT DISTINCT CAST(test AS VARCHAR) FROM {reader}").fetchall()
+    return all(value is None or value in ours for (value,) in values)
 
 
 def _empty_sql(table: Table) -> str:
