@@ -18,7 +18,8 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from b12plan import records, services
+from b12plan import services
+from b12plan.services import records
 from b12plan.store import Store, resolve_url, upgrade
 from b12plan.store.engine import make_engine
 from b12plan.store.tables import AdministrationRow, PatientRow, PlanVersionRow, SymptomScoreRow

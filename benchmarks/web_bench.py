@@ -44,8 +44,9 @@ from pathlib import Path
 
 import httpx
 
-from b12plan import accounts, records, services
+from b12plan import services
 from b12plan.domain.codes import EventKind
+from b12plan.services import accounts, records
 from b12plan.store import Store, resolve_url, upgrade
 from b12plan.store.engine import make_engine
 

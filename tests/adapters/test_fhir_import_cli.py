@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from b12plan import fhir_import
 from b12plan.adapters.fhir import check_resources
 from b12plan.errors import UserError
-from b12plan.record_files import export_fhir
+from b12plan.services import fhir_import
+from b12plan.services.record_files import export_fhir
 from b12plan.store import Store
 
 Cli = Callable[..., Any]
@@ -344,7 +344,8 @@ def test_export_fhir_has_the_plan_and_one_administration_per_dose(cli: Cli, db: 
 
 
 def test_export_fhir_is_a_plain_dict_and_links_doses_to_their_plan(db: Path) -> None:
-    from b12plan import records, services
+    from b12plan import services
+    from b12plan.services import records
 
     with Store.open(str(db), actor="nurse") as store:
         text = (BULK / "Patient.ndjson").read_text() + (BULK / "Observation.ndjson").read_text()

@@ -42,8 +42,9 @@ from browserkit import (
     unavailable,
 )
 
-from b12plan import accounts, records, services
+from b12plan import services
 from b12plan.domain.codes import EventKind, Stage
+from b12plan.services import accounts, records
 from b12plan.store import Store
 from b12plan.web import Settings, create_app
 from b12plan.web.server import start_server

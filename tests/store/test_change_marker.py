@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from b12plan import records, services
+from b12plan import services
+from b12plan.services import records
 from b12plan.store import Store
 
 DAY = dt.date(2026, 1, 5)
@@ -84,7 +85,7 @@ def test_a_commit_of_an_earlier_audit_id_after_a_later_one_still_moves_the_marke
 def test_the_signed_in_user_is_read_fresh_on_every_request(store: Store) -> None:
     """`accounts.signed_in` reads the account outside a unit of work (`Store.user`): on both backends it sees
     a new password at once, and takes no write lock on SQLite (a writer holding one does not block it)."""
-    from b12plan import accounts
+    from b12plan.services import accounts
 
     records.add_patient(store, "P-1", clinic="North")
     nurse = accounts.add_user(store, "nurse", "a long enough password", "clinician", clinic="North")

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from b12plan import record_files, records, services
+from b12plan import services
 from b12plan.errors import UnknownPatientError, UserError
+from b12plan.services import record_files, records
 from b12plan.store import Store
 
 D, T = dt.date, dt.datetime

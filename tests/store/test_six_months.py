@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from b12plan import records, services
+from b12plan import services
 from b12plan.errors import UserError
-from b12plan.record_files import export_record, import_records
+from b12plan.services import records
+from b12plan.services.record_files import export_record, import_records
 from b12plan.store import Store
 
 D, T = dt.date, dt.datetime

@@ -27,8 +27,8 @@ import pytest
 from fastapi.testclient import TestClient
 from webkit import NOW, PASSWORD, Seed, Web, copy_database, example_case
 
-from b12plan import accounts, records
-from b12plan.accounts import Actor
+from b12plan.services import accounts, records
+from b12plan.services.accounts import Actor
 from b12plan.store import Store
 from b12plan.web import Settings, create_app
 from b12plan.web.security import Signer

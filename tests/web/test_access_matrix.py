@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from webkit import CSRF, PASSWORD, Web, example_case, flat_routes
 
-from b12plan.accounts import feed_signature
+from b12plan.services.accounts import feed_signature
 from b12plan.web import wizard
 
 ROLES = ("admin", "nurse-north", "nurse-south", "ann", "bob", None)

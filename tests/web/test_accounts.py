@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from webkit import PASSWORD, Seed, copy_database
 
-from b12plan import accounts
-from b12plan.accounts import Action, Actor, Role, may
 from b12plan.errors import UnknownPatientError, UserError
+from b12plan.services import accounts
+from b12plan.services.accounts import Action, Actor, Role, may
 from b12plan.store import PatientInfo, Store
 
 NORTH = PatientInfo(id=1, ref="P-N", name=None, clinic="North", created_at=dt.datetime(2026, 1, 1))

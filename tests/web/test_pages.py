@@ -13,7 +13,7 @@ import anyio
 import pytest
 from webkit import CSRF, PASSWORD, Web, csrf_of, error_of, example_case, unlabelled_controls
 
-from b12plan import accounts, web_services
+from b12plan.services import accounts, as_user
 from b12plan.store import Store
 from b12plan.web import wizard
 
@@ -70,12 +70,12 @@ def test_the_first_run_says_how_to_make_an_account(tmp_path: pytest.TempPathFact
 
 def test_csrf_token_is_required_on_every_form(web: Web) -> None:
     client = web.client("nurse-north")
-    before = len(web_services.patient_file(_store(web), web.actor("admin"), "P-OWN").symptoms)
+    before = len(as_user.patient_file(_store(web), web.actor("admin"), "P-OWN").symptoms)
     for data in ({"score-fatigue": "5"}, {"score-fatigue": "5", "csrf_token": "guessed"}):
         response = client.post("/patients/P-OWN/diary", data=data)
         assert response.status_code == 403
         assert "the form has expired" in response.text
-    assert len(web_services.patient_file(_store(web), web.actor("admin"), "P-OWN").symptoms) == before
+    assert len(as_user.patient_file(_store(web), web.actor("admin"), "P-OWN").symptoms) == before
     stranger = web.client(None)
     stranger.cookies.clear()  # no session at all: a cross-site form post
     assert stranger.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 403
@@ -275,7 +275,7 @@ def test_dose_form_records_a_dose_with_its_site(web: Web) -> None:
     }
     response = client.post("/patients/P-OWN/doses", data=data)
     assert (response.status_code, response.headers["location"]) == (303, "/patients/P-OWN?saved=dose")
-    given = web_services.patient_file(_store(web), web.actor("admin"), "P-OWN").administrations[-1]
+    given = as_user.patient_file(_store(web), web.actor("admin"), "P-OWN").administrations[-1]
     assert (given.dose_mcg, given.volume_ml, given.site, given.lot, given.given_by) == (
         1000.0,
         1.0,
@@ -320,7 +320,7 @@ def test_open_a_vial_then_draw_a_dose_from_it(web: Web) -> None:
     assert (opened.status_code, opened.headers["location"]) == (303, "/patients/P-OWN?saved=vial")
     page = client.get("/patients/P-OWN?saved=vial").text
     assert "The vial was recorded as opened" in page
-    vial = web_services.patient_file(_store(web), web.actor("admin"), "P-OWN").vials[-1]
+    vial = as_user.patient_file(_store(web), web.actor("admin"), "P-OWN").vials[-1]
     assert (vial.lot, vial.volume_left_ml, vial.discard_on.isoformat()) == ("MDV1", 10.0, "2026-02-02")
     assert re.search(rf'<li data-vial="{vial.id}">Vial {vial.id}: us-cyanocobalamin-1000mcg-10ml-mdv', page)
     form = client.get("/patients/P-OWN/doses/new").text
@@ -330,7 +330,7 @@ def test_open_a_vial_then_draw_a_dose_from_it(web: Web) -> None:
         data={"csrf_token": CSRF, "at": "2026-01-20T11:00", "site": "thigh-left", "vial_id": str(vial.id)},
     )
     assert given.status_code == 303, given.text
-    after = web_services.patient_file(_store(web), web.actor("admin"), "P-OWN")
+    after = as_user.patient_file(_store(web), web.actor("admin"), "P-OWN")
     assert after.vials[-1].volume_left_ml == 9.0
     assert (after.administrations[-1].vial_id, after.administrations[-1].lot) == (vial.id, "MDV1")
 
@@ -354,7 +354,7 @@ def test_a_refused_vial_comes_back_with_the_problem_beside_its_field(web: Web) -
     no_vial = client.post("/patients/P-OWN/vials", data={"csrf_token": CSRF, "opened": "2026-01-19"})
     assert no_vial.status_code == 422
     assert re.search(r'id="product_id-error">.*is not a multi-dose vial', no_vial.text)
-    assert web_services.patient_file(_store(web), web.actor("admin"), "P-OWN").vials == ()
+    assert as_user.patient_file(_store(web), web.actor("admin"), "P-OWN").vials == ()
 
 
 def test_a_patient_sees_no_vial_form_and_may_not_post_one(shared_web: Web) -> None:
@@ -427,7 +427,7 @@ def test_wizard_saves_a_new_version_only_with_a_reason(web: Web) -> None:
     assert 'id="reason-error"' in refused.text
     saved = client.post("/patients/P-OWN/plan", data=_wizard_form(reason="symptoms return before 12 weeks"))
     assert (saved.status_code, saved.headers["location"]) == (303, "/patients/P-OWN?saved=plan-2")
-    versions = web_services.plan_versions(_store(web), web.actor("admin"), "P-OWN")
+    versions = as_user.plan_versions(_store(web), web.actor("admin"), "P-OWN")
     assert [(v.version, v.reason, v.created_by) for v in versions][-1] == (
         2,
         "symptoms return before 12 weeks",

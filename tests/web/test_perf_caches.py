@@ -18,9 +18,10 @@ from pathlib import Path
 
 from webkit import NOW, Web
 
-from b12plan import overviews, records, services
+from b12plan import services
 from b12plan.domain.plan import Plan
 from b12plan.rulebook import load_ruleset
+from b12plan.services import overviews, records
 from b12plan.store import Store
 from b12plan.web import Settings, create_app
 from b12plan.web.security import Signer
@@ -95,7 +96,7 @@ def test_a_change_by_another_process_shows_on_the_next_dashboard(web: Web) -> No
     assert "P-PROC" not in _dashboard(web)
     script = (
         "import sys\n"
-        "from b12plan import records\n"
+        "from b12plan.services import records\n"
         "from b12plan.store import Store\n"
         "with Store.open(sys.argv[1], actor='other-process', create=False) as store:\n"
         "    records.add_patient(store, 'P-PROC', clinic='North')\n"

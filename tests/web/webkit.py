@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from b12plan import services
-from b12plan.accounts import Actor
+from b12plan.services.accounts import Actor
 from b12plan.web import Settings
 from b12plan.web.security import Session, Signer
 

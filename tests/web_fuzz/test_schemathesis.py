@@ -33,7 +33,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from b12plan import accounts, records, services
+from b12plan import services
+from b12plan.services import accounts, records
 from b12plan.store import Store
 from b12plan.web import Settings, create_app
 

@@ -1,8 +1,8 @@
 """FHIR on the command line: `b12plan fhir case FILE`, and the FHIR half of `b12plan import FILE`.
 
-Thin: `b12plan.fhir_import` reads the file and does the work; this module prints. What was not imported is
-never silent: its count always goes to stderr, and `--verbose` lists every item (`fhir case` always lists
-them, as checking the case is its purpose).
+Thin: `b12plan.services.fhir_import` reads the file and does the work; this module prints. What was not
+imported is never silent: its count always goes to stderr, and `--verbose` lists every item (`fhir case`
+always lists them, as checking the case is its purpose).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from b12plan.cli.record import _guard, _store, err, out
 from b12plan.errors import FieldProblem, UserError
 
 if TYPE_CHECKING:
-    from b12plan.fhir_import import FhirFile
+    from b12plan.services.fhir_import import FhirFile
 
 __all__ = ["fhir_app", "import_fhir", "register"]
 
@@ -71,7 +71,7 @@ def case(
     """
 
     def go() -> None:
-        from b12plan import fhir_import
+        from b12plan.services import fhir_import
 
         day = _day(as_of, "--as-of") or dt.date.today()
         _, _, fhir = fhir_import.read_fhir_file(file, stdin=sys.stdin.buffer.read() if file == "-" else None)
@@ -101,7 +101,7 @@ def import_fhir(
     """`b12plan import FILE` for a FHIR file: import it (`fhir_import.import_fhir`) and say what it did.
 
     Called inside `record.import_`'s guard."""
-    from b12plan import fhir_import
+    from b12plan.services import fhir_import
 
     with _store() as store:
         result = fhir_import.import_fhir(

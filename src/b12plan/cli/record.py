@@ -1,6 +1,6 @@
 """The patient-record commands: `patient`, `give`, `vial`, `lab`, `symptom`, `due`, `review`, `history`,
-`export`, `import`, `backup`, `db`. Thin: each parses its options, calls `b12plan.records` or
-`b12plan.record_files`, and prints. Errors go through `main._guard` (`field: problem`, exit 2).
+`export`, `import`, `backup`, `db`. Thin: each parses its options, calls `b12plan.services.records` or
+`b12plan.services.record_files`, and prints. Errors go through `main._guard` (`field: problem`, exit 2).
 
 The database and the acting user are global options (`b12plan --db FILE|URL --user NAME ...`), set by the
 main callback through `configure`. Messages about a record name its pseudonymous id, never the person.
@@ -27,9 +27,9 @@ from rich.text import Text
 from b12plan.errors import FieldProblem, UserError
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) is imported by the commands that use it, not at start-up
-    from b12plan import records
     from b12plan.domain import followup
     from b12plan.domain.plan import Plan
+    from b12plan.services import records
     from b12plan.store import Store
 
 __all__ = ["DbOption", "Settings", "UserOption", "configure", "register", "save_plan_version"]
@@ -175,7 +175,7 @@ def patient_add(
     """Add a patient under a pseudonymous id."""
 
     def go() -> None:
-        from b12plan import records
+        from b12plan.services import records
 
         with _store() as store:
             patient = records.add_patient(store, ref, name=name, clinic=clinic)
@@ -193,7 +193,7 @@ def patient_list(
     """List patients (ids and clinics; names only with --names)."""
 
     def go() -> None:
-        from b12plan import records
+        from b12plan.services import records
 
         _check_format(format, ("text", "json"))
         with _store() as store:
@@ -224,7 +224,7 @@ def patient_show(
     """Show one patient: details, current plan, next dose, counts."""
 
     def go() -> None:
-        from b12plan import records
+        from b12plan.services import records
 
         day = _date(on, "--on")
         with _store() as store:
@@ -277,7 +277,7 @@ def _due_text(due: followup.DueDose) -> str:
 
 def save_plan_version(case: dict[str, Any], plan: Plan, *, patient: str, reason: str | None) -> None:
     """`b12plan plan CASE --patient ID [--reason TEXT]`: save the plan just made as the next version."""
-    from b12plan import records
+    from b12plan.services import records
 
     def save() -> int:
         with _store() as store:
@@ -318,7 +318,7 @@ def give(
     """Record a dose given."""
 
     def go() -> None:
-        from b12plan import records
+        from b12plan.services import records
 
         with _store() as store:
             given = records.give_dose(
@@ -354,7 +354,7 @@ def vial_open(
     """Record a multi-dose vial opened for a patient (its discard date is worked out)."""
 
     def go() -> None:
-        from b12plan import records
+        from b12plan.services import records
 
         with _store() as store:
             vial = records.open_vial(
@@ -393,7 +393,7 @@ def lab_add(
     """Record a lab result (same codes and units as a case)."""
 
     def go() -> None:
-        from b12plan import records
+        from b12plan.services import records
 
         with _store() as store:
             entry = records.add_lab(
@@ -419,7 +419,7 @@ def symptom_add(
     """Record a symptom diary score."""
 
     def go() -> None:
-        from b12plan import records
+        from b12plan.services import records
 
         with _store() as store:
             entry = records.add_symptom(store, ref, symptom, score, date=_date(date, "--date"))
@@ -438,7 +438,7 @@ def due(
     """Everyone with a dose due or overdue, most overdue first."""
 
     def go() -> None:
-        from b12plan import records
+        from b12plan.services import records
 
         _check_format(format, ("text", "json"))
         day = _date(on, "--on") or dt.date.today()
@@ -487,7 +487,7 @@ def review(
     """Review one patient: response checks, symptom course, mistakes and next steps, with reasons."""
 
     def go() -> None:
-        from b12plan import records
+        from b12plan.services import records
 
         _check_format(format, ("text", "json"))
         with _store() as store:
@@ -536,7 +536,7 @@ def history(ref: IdArg, format: FormatOpt = "text") -> None:
     """A patient's record as a timeline: plans, vials, doses, labs, symptom scores."""
 
     def go() -> None:
-        from b12plan import records
+        from b12plan.services import records
 
         _check_format(format, ("text", "json"))
         with _store() as store:
@@ -566,7 +566,7 @@ def export(
     """Export one patient's record."""
 
     def go() -> None:
-        from b12plan import record_files
+        from b12plan.services import record_files
 
         with _store() as store:
             text = record_files.export_record(store, ref, format)
@@ -609,7 +609,7 @@ def import_(
     skipped. What is not imported is counted on stderr (listed with --verbose)."""
 
     def go() -> None:
-        from b12plan import fhir_import, record_files
+        from b12plan.services import fhir_import, record_files
 
         stdin = sys.stdin.buffer.read() if file == "-" else None
         _kind, text, fhir = fhir_import.read_fhir_file(file, stdin=stdin)
@@ -642,7 +642,7 @@ def backup(file: Annotated[Path, typer.Argument(metavar="FILE", help="The new ba
     """
 
     def go() -> None:
-        from b12plan import record_files
+        from b12plan.services import record_files
 
         with _store() as store, _progress("backing up") as step:
             result = record_files.backup(store, file, progress=step)

@@ -56,7 +56,7 @@ def serve(
     from b12plan.cli.main import _guard
 
     def go() -> None:
-        from b12plan import accounts
+        from b12plan.services import accounts
         from b12plan.store import Store, default_database_path
         from b12plan.web import Settings, create_app
         from b12plan.web.server import serve as run_server
@@ -113,7 +113,7 @@ def user_add(
     from b12plan.cli.main import _guard
 
     def go() -> None:
-        from b12plan import accounts
+        from b12plan.services import accounts
         from b12plan.store import Store
 
         password = _password()
@@ -131,7 +131,7 @@ def user_list(ctx: typer.Context) -> None:
     from b12plan.cli.main import _guard
 
     def go() -> None:
-        from b12plan import accounts
+        from b12plan.services import accounts
         from b12plan.store import Store
 
         with Store.open(_global(ctx, "db"), actor=_global(ctx, "user")) as store:

@@ -9,7 +9,7 @@
     templating.py  Jinja2 pages; wizard.py the plan wizard's form; charts.py matplotlib SVG charts
     routes/        auth, pages, plans, entries, reports (pages); api (JSON); feeds (iCalendar)
 
-Access checks live in the services (`b12plan.web_services`, `b12plan.overviews`), not here.
+Access checks live in the services (`b12plan.services.as_user`, `b12plan.services.overviews`), not here.
 """
 
 from __future__ import annotations

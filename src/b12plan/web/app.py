@@ -21,10 +21,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from b12plan import __version__, web_services
+from b12plan import __version__
 from b12plan.adapters.cds_hooks.patient_view import DueInfo
 from b12plan.adapters.cds_hooks.router import make_router
 from b12plan.errors import AccessError, UnknownPatientError
+from b12plan.services import as_user
 from b12plan.store import Store
 from b12plan.web.deps import AppState, CdsActor, cds_actor_now
 from b12plan.web.errors import install_error_handlers
@@ -58,7 +59,7 @@ def _cds_router(state: AppState) -> APIRouter:
             return None
         moment = dt.datetime.combine(on, state.now().time())
         try:
-            return web_services.overview(state.store(actor.username), actor, patient_id, now=moment).next_due
+            return as_user.overview(state.store(actor.username), actor, patient_id, now=moment).next_due
         except (AccessError, UnknownPatientError):
             return None  # not a patient this user may see: as if b12plan did not follow them
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from b12plan.overviews import Series
+from b12plan.services.overviews import Series
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

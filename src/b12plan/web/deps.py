@@ -26,10 +26,10 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from b12plan import accounts
-from b12plan.accounts import Actor
 from b12plan.errors import ForbiddenError, NotSignedInError
-from b12plan.overviews import BoardCache
+from b12plan.services import accounts
+from b12plan.services.accounts import Actor
+from b12plan.services.overviews import BoardCache
 from b12plan.store import Store
 from b12plan.web.security import LoginLimiter, Session, Signer, check_csrf
 from b12plan.web.settings import Settings

@@ -23,10 +23,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from b12plan import accounts, services, web_services
+from b12plan import services
 from b12plan.domain import followup
 from b12plan.errors import FieldProblem, NotSignedInError, UserError
 from b12plan.schemas import json_schema
+from b12plan.services import accounts, as_user
 from b12plan.web.api_models import (
     AdministrationIn,
     AdministrationOut,
@@ -127,7 +128,7 @@ async def plan(
     # Planning is pure computation (about a millisecond; the body is capped at 1 MB): it runs here on the
     # event loop, like the JSON writing. A hop to the thread pool cost a good part of that again and, under
     # the GIL, bought no parallelism.
-    made = web_services.preview_plan(actor, case, today=now.date(), ruleset=ruleset, horizon_months=horizon)
+    made = as_user.preview_plan(actor, case, today=now.date(), ruleset=ruleset, horizon_months=horizon)
     text = services.render_plan(made, "json")
     return Response(text, media_type="application/json")
 
@@ -141,25 +142,25 @@ async def me(actor: ApiActor) -> MeOut:  # no I/O: on the event loop, not the th
 
 @router.get("/due", response_model=list[DueOut], summary="Doses due or overdue on a day", responses=_READ)
 def due(actor: ApiActor, store: ApiStore, now: Clock) -> list[DueOut]:
-    return [DueOut.of(e.patient.ref, e.due) for e in web_services.due_list(store, actor, on=now.date())]
+    return [DueOut.of(e.patient.ref, e.due) for e in as_user.due_list(store, actor, on=now.date())]
 
 
 @router.get("/patients", response_model=list[PatientOut], summary="Patients you may see", responses=_READ)
 def patients(actor: ApiActor, store: ApiStore) -> list[PatientOut]:
-    return [PatientOut.of(p) for p in web_services.patients(store, actor)]
+    return [PatientOut.of(p) for p in as_user.patients(store, actor)]
 
 
 @router.post(
     "/patients", response_model=PatientOut, status_code=201, summary="Add a patient", responses=_WRITE
 )
 def add_patient(body: PatientIn, actor: ApiActor, store: ApiStore) -> PatientOut:
-    added = web_services.add_patient(store, actor, body.id, name=body.name, clinic=body.clinic)
+    added = as_user.add_patient(store, actor, body.id, name=body.name, clinic=body.clinic)
     return PatientOut.of(added)
 
 
 @router.get("/patients/{ref}", response_model=PatientDetail, summary="One patient", responses=_READ)
 def patient(ref: _PATIENT, actor: ApiActor, store: ApiStore, now: Clock) -> PatientDetail:
-    overview = web_services.overview(store, actor, ref, now=now)
+    overview = as_user.overview(store, actor, ref, now=now)
     return PatientDetail(
         patient=PatientOut.of(overview.file.patient),
         plan_versions=[PlanVersionSummary.of(v) for v in overview.file.plan_versions],
@@ -171,7 +172,7 @@ def patient(ref: _PATIENT, actor: ApiActor, store: ApiStore, now: Clock) -> Pati
     "/patients/{ref}/plans", response_model=list[PlanVersionSummary], summary="Plan versions", responses=_READ
 )
 def plan_versions(ref: _PATIENT, actor: ApiActor, store: ApiStore) -> list[PlanVersionSummary]:
-    return [PlanVersionSummary.of(v) for v in web_services.plan_versions(store, actor, ref)]
+    return [PlanVersionSummary.of(v) for v in as_user.plan_versions(store, actor, ref)]
 
 
 @router.post(
@@ -184,7 +185,7 @@ def plan_versions(ref: _PATIENT, actor: ApiActor, store: ApiStore) -> list[PlanV
 def save_plan(
     ref: _PATIENT, body: PlanVersionIn, actor: ApiActor, store: ApiStore, now: Clock
 ) -> PlanVersionOut:
-    _made, stored = web_services.save_plan(store, actor, ref, body.case, reason=body.reason, now=now)
+    _made, stored = as_user.save_plan(store, actor, ref, body.case, reason=body.reason, now=now)
     return PlanVersionOut.full(stored)
 
 
@@ -195,7 +196,7 @@ def save_plan(
     responses=_READ,
 )
 def plan_version(ref: _PATIENT, version: int, actor: ApiActor, store: ApiStore) -> PlanVersionOut:
-    return PlanVersionOut.full(web_services.plan_version(store, actor, ref, version).stored)
+    return PlanVersionOut.full(as_user.plan_version(store, actor, ref, version).stored)
 
 
 @router.get(
@@ -205,7 +206,7 @@ def plan_version(ref: _PATIENT, version: int, actor: ApiActor, store: ApiStore) 
     responses=_READ,
 )
 def administrations(ref: _PATIENT, actor: ApiActor, store: ApiStore) -> list[AdministrationOut]:
-    return [AdministrationOut.of(a) for a in web_services.patient_file(store, actor, ref).administrations]
+    return [AdministrationOut.of(a) for a in as_user.patient_file(store, actor, ref).administrations]
 
 
 @router.post(
@@ -217,7 +218,7 @@ def administrations(ref: _PATIENT, actor: ApiActor, store: ApiStore) -> list[Adm
 )
 def give(ref: _PATIENT, body: AdministrationIn, actor: ApiActor, store: ApiStore, now: Clock) -> GivenOut:
     at = body.at.astimezone().replace(tzinfo=None) if body.at and body.at.tzinfo else body.at
-    given = web_services.give_dose(
+    given = as_user.give_dose(
         store,
         actor,
         ref,
@@ -249,7 +250,7 @@ def give(ref: _PATIENT, body: AdministrationIn, actor: ApiActor, store: ApiStore
     "/patients/{ref}/vials", response_model=list[VialOut], summary="Multi-dose vials opened", responses=_READ
 )
 def vials(ref: _PATIENT, actor: ApiActor, store: ApiStore) -> list[VialOut]:
-    return [VialOut.of(v) for v in web_services.patient_file(store, actor, ref).vials]
+    return [VialOut.of(v) for v in as_user.patient_file(store, actor, ref).vials]
 
 
 @router.post(
@@ -260,7 +261,7 @@ def vials(ref: _PATIENT, actor: ApiActor, store: ApiStore) -> list[VialOut]:
     responses=_WRITE,
 )
 def open_vial(ref: _PATIENT, body: VialIn, actor: ApiActor, store: ApiStore, now: Clock) -> VialOut:
-    opened = web_services.open_vial(
+    opened = as_user.open_vial(
         store,
         actor,
         ref,
@@ -275,7 +276,7 @@ def open_vial(ref: _PATIENT, body: VialIn, actor: ApiActor, store: ApiStore, now
 
 @router.get("/patients/{ref}/labs", response_model=list[LabOut], summary="Lab results", responses=_READ)
 def labs(ref: _PATIENT, actor: ApiActor, store: ApiStore) -> list[LabOut]:
-    return [LabOut.of(lab) for lab in web_services.patient_file(store, actor, ref).labs]
+    return [LabOut.of(lab) for lab in as_user.patient_file(store, actor, ref).labs]
 
 
 @router.post(
@@ -286,7 +287,7 @@ def labs(ref: _PATIENT, actor: ApiActor, store: ApiStore) -> list[LabOut]:
     responses=_WRITE,
 )
 def add_lab(ref: _PATIENT, body: LabIn, actor: ApiActor, store: ApiStore, now: Clock) -> LabOut:
-    entry = web_services.add_lab(
+    entry = as_user.add_lab(
         store,
         actor,
         ref,
@@ -313,7 +314,7 @@ def add_lab(ref: _PATIENT, body: LabIn, actor: ApiActor, store: ApiStore, now: C
     "/patients/{ref}/symptoms", response_model=list[SymptomOut], summary="Symptom diary", responses=_READ
 )
 def symptoms(ref: _PATIENT, actor: ApiActor, store: ApiStore) -> list[SymptomOut]:
-    return [SymptomOut.of(s) for s in web_services.patient_file(store, actor, ref).symptoms]
+    return [SymptomOut.of(s) for s in as_user.patient_file(store, actor, ref).symptoms]
 
 
 @router.post(
@@ -324,7 +325,7 @@ def symptoms(ref: _PATIENT, actor: ApiActor, store: ApiStore) -> list[SymptomOut
     responses=_WRITE,
 )
 def add_symptom(ref: _PATIENT, body: SymptomIn, actor: ApiActor, store: ApiStore, now: Clock) -> SymptomOut:
-    entry = web_services.add_diary(store, actor, ref, {body.symptom: body.score}, date=body.date, now=now)[0]
+    entry = as_user.add_diary(store, actor, ref, {body.symptom: body.score}, date=body.date, now=now)[0]
     return SymptomOut(id=None, date=entry.date, symptom=entry.symptom.value, score=entry.score)
 
 
@@ -335,7 +336,7 @@ def add_symptom(ref: _PATIENT, body: SymptomIn, actor: ApiActor, store: ApiStore
     responses=_READ,
 )
 def review(ref: _PATIENT, actor: ApiActor, store: ApiStore, now: Clock) -> followup.Review:
-    return web_services.review(store, actor, ref, on=now.date())
+    return as_user.review(store, actor, ref, on=now.date())
 
 
 def contract_schemas(openapi: dict[str, Any]) -> dict[str, Any]:

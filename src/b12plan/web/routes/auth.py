@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from b12plan import accounts
-from b12plan.accounts import Actor, Role
+from b12plan.services import accounts
+from b12plan.services.accounts import Actor, Role
 from b12plan.web.deps import CsrfForm, State, ensure_session
 from b12plan.web.errors import TooManyAttempts
 from b12plan.web.security import Session

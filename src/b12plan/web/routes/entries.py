@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from b12plan import overviews, web_services
-from b12plan.accounts import Actor, Role
 from b12plan.errors import FieldProblem, UserError
+from b12plan.services import as_user, overviews
+from b12plan.services.accounts import Actor, Role
 from b12plan.store import Store
 from b12plan.web.deps import ActorStore, Clock, CsrfForm, PageActor
 from b12plan.web.routes.pages import patient_context
@@ -114,7 +114,7 @@ def record_dose(
         vial = values["vial_id"]
         if vial and not vial.isdigit():
             raise UserError([FieldProblem("vial_id", "choose a vial from the list")])
-        web_services.give_dose(
+        as_user.give_dose(
             store,
             actor,
             ref,
@@ -149,7 +149,7 @@ def record_vial(
 ) -> Response:
     values = {name: _text(form, name) for name in ("product_id", "opened", "lot", "expiry")}
     try:
-        web_services.open_vial(
+        as_user.open_vial(
             store,
             actor,
             ref,
@@ -172,7 +172,7 @@ def record_lab(
 ) -> Response:
     values = {name: _text(form, name) for name in ("test", "value", "unit", "date", "upper_limit")}
     try:
-        web_services.add_lab(
+        as_user.add_lab(
             store,
             actor,
             ref,
@@ -197,7 +197,7 @@ def record_diary(
     values = {key: _text(form, key) for key in form if key != "csrf_token"}
     scores = {key.removeprefix("score-"): v for key, v in values.items() if key.startswith("score-") and v}
     try:
-        web_services.add_diary(store, actor, ref, scores, date=_date(values.get("date", ""), "date"), now=now)
+        as_user.add_diary(store, actor, ref, scores, date=_date(values.get("date", ""), "date"), now=now)
     except UserError as exc:
         errors = _problems(exc)
         return _patient_page_again(request, store, actor, ref, now, diary_values=values, diary_errors=errors)

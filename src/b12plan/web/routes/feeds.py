@@ -1,6 +1,6 @@
 """A patient's private calendar feed: `GET /feeds/{id}.ics?sig=...`, subscribed to by a phone's calendar.
 
-The signature (`accounts.feed_signature`) is the access check, made by `web_services.calendar_feed`; the
+The signature (`accounts.feed_signature`) is the access check, made by `as_user.calendar_feed`; the
 link is shown on the patient's page to those who may read the record. One VEVENT per planned injection,
 test and review of the current plan version, with stable UIDs (the calendar id is the patient id), so a
 new plan version updates the phone's events instead of adding new ones. Changing the server's secret
@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from b12plan import web_services
+from b12plan.services import as_user
 from b12plan.web.deps import State
 from b12plan.web.errors import ERROR_RESPONSES
 
@@ -35,7 +35,7 @@ router = APIRouter(tags=["calendar"])
     },
 )
 def feed(ref: str, state: State, sig: Annotated[str, Query(max_length=200)] = "") -> Response:
-    ics, version = web_services.calendar_feed(
+    ics, version = as_user.calendar_feed(
         state.store("calendar-feed"),
         ref,
         sig,

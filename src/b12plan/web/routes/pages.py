@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from b12plan import overviews, web_services
-from b12plan.accounts import Role, require
 from b12plan.errors import UserError
 from b12plan.rulebook import load_catalogue
+from b12plan.services import as_user, overviews
+from b12plan.services.accounts import Role, require
 from b12plan.web import wizard
 from b12plan.web.deps import ActorStore, Clock, CsrfForm, PageActor, State
 from b12plan.web.templating import render
@@ -37,7 +37,7 @@ def _patients_page(
     errors: dict[str, str],
     status: int,
 ) -> Response:
-    people = web_services.patients(store, actor)
+    people = as_user.patients(store, actor)
     context = {"patients": people, "values": values, "errors": errors}
     return render(request, "patients.html", context, status=status)
 
@@ -51,7 +51,7 @@ def patient_list(request: Request, actor: PageActor, store: ActorStore) -> Respo
 def add_patient(request: Request, actor: PageActor, store: ActorStore, form: CsrfForm) -> Response:
     values = {k: str(form.get(k) or "") for k in ("id", "name", "clinic")}
     try:
-        added = web_services.add_patient(
+        added = as_user.add_patient(
             store, actor, values["id"].strip() or None, name=values["name"], clinic=values["clinic"]
         )
     except UserError as exc:
@@ -105,8 +105,8 @@ def own_view(request: Request, actor: PageActor, store: ActorStore, now: Clock) 
 
 @router.get("/patients/{ref}/calendar", name="calendar")
 def calendar_link(request: Request, ref: str, actor: PageActor, store: ActorStore, state: State) -> Response:
-    query = web_services.feed_query(store, actor, ref, secret=state.settings.secret_key)
+    query = as_user.feed_query(store, actor, ref, secret=state.settings.secret_key)
     url = str(request.url_for("feed", ref=ref)) + "?" + query
     webcal = "webcal://" + url.split("://", 1)[1]
-    patient = web_services.patient(store, actor, ref)
+    patient = as_user.patient(store, actor, ref)
     return render(request, "calendar.html", {"patient": patient, "feed_url": url, "webcal_url": webcal})

@@ -17,12 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import escape
 from starlette.datastructures import FormData
 
-from b12plan import web_services
-from b12plan.accounts import Action, Actor
 from b12plan.adapters.render import render_html
 from b12plan.adapters.render._words import date_words
 from b12plan.domain.plan import Plan
 from b12plan.errors import FieldProblem, UserError
+from b12plan.services import as_user
+from b12plan.services.accounts import Action, Actor
 from b12plan.store import PatientInfo, Store
 from b12plan.web import wizard
 from b12plan.web.deps import ActorStore, Clock, CsrfForm, PageActor
@@ -54,8 +54,8 @@ def _wizard(
     lab_order: list[str] | None = None,
     status: int = 200,
 ) -> Response:
-    found = web_services.patient(store, actor, ref, Action.CLINICAL)
-    versions = web_services.plan_versions(store, actor, ref)
+    found = as_user.patient(store, actor, ref, Action.CLINICAL)
+    versions = as_user.plan_versions(store, actor, ref)
     problems = problems or []
     context: dict[str, Any] = {
         "patient": found,
@@ -74,8 +74,8 @@ def _wizard(
 
 @router.get("/patients/{ref}/plan/new", name="wizard")
 def wizard_page(request: Request, ref: str, actor: PageActor, store: ActorStore, now: Clock) -> Response:
-    web_services.patient(store, actor, ref, Action.CLINICAL)
-    versions = web_services.plan_versions(store, actor, ref)
+    as_user.patient(store, actor, ref, Action.CLINICAL)
+    versions = as_user.plan_versions(store, actor, ref)
     if not versions:
         return _wizard(request, store, actor, ref, {"start_date": now.date().isoformat()})
     values = wizard.form_from_case(versions[-1].case)
@@ -88,7 +88,7 @@ def _preview(
 ) -> tuple[Plan | None, list[FieldProblem], list[str]]:
     case, order = wizard.case_from_form(values)
     try:
-        return web_services.preview_plan(actor, case, today=now.date()), [], order
+        return as_user.preview_plan(actor, case, today=now.date()), [], order
     except UserError as exc:
         return None, exc.problems, order
 
@@ -113,7 +113,7 @@ def save(
     case, order = wizard.case_from_form(values)
     reason = str(values.get("reason") or "").strip() or None
     try:
-        _plan, version = web_services.save_plan(store, actor, ref, case, reason=reason, now=now)
+        _plan, version = as_user.save_plan(store, actor, ref, case, reason=reason, now=now)
     except UserError as exc:
         plan, problems, order = _preview(actor, values, now)
         problems = [p for p in exc.problems if p not in problems] + problems
@@ -123,7 +123,7 @@ def save(
     return RedirectResponse(f"/patients/{ref}?saved=plan-{version.version}", status_code=303)
 
 
-def written_plan_html(view: web_services.PlanVersionView, patient: PatientInfo) -> str:
+def written_plan_html(view: as_user.PlanVersionView, patient: PatientInfo) -> str:
     """The written plan (`render_html`) headed with the patient id and the plan version, for a prescriber to
     check and sign."""
     stored = view.stored
@@ -147,8 +147,8 @@ def _style_hashes(html: str) -> str:
 
 @router.get("/patients/{ref}/plan/print", name="plan_print")
 def print_view(ref: str, actor: PageActor, store: ActorStore, version: int | None = None) -> Response:
-    view = web_services.plan_version(store, actor, ref, version)
-    html = written_plan_html(view, web_services.patient(store, actor, ref))
+    view = as_user.plan_version(store, actor, ref, version)
+    html = written_plan_html(view, as_user.patient(store, actor, ref))
     # The written plan carries its print stylesheet inline: allow exactly that stylesheet, still no script.
     policy = (
         f"default-src 'none'; style-src {_style_hashes(html)}; img-src 'self' data:; frame-ancestors 'none'"
@@ -160,8 +160,8 @@ def print_view(ref: str, actor: PageActor, store: ActorStore, version: int | Non
 def pdf(ref: str, actor: PageActor, store: ActorStore, version: int | None = None) -> Response:
     import weasyprint  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
-    view = web_services.plan_version(store, actor, ref, version)
-    html = written_plan_html(view, web_services.patient(store, actor, ref))
+    view = as_user.plan_version(store, actor, ref, version)
+    html = written_plan_html(view, as_user.patient(store, actor, ref))
     document = weasyprint.HTML(string=html).write_pdf()
     name = f"b12plan-{ref}-plan-v{view.stored.version}.pdf"
     return Response(

@@ -14,7 +14,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from b12plan import overviews, web_services
+from b12plan.services import as_user, overviews
 from b12plan.web import charts
 from b12plan.web.deps import ActorStore, Clock, PageActor
 from b12plan.web.templating import environment, render
@@ -68,7 +68,7 @@ def chart(ref: str, name: ChartName, actor: PageActor, store: ActorStore, now: C
     if name == "interval":
         svg = _interval_svg(overviews.interval_report(store, actor, ref, on=now.date()))
     else:
-        data = overviews.chart_data(web_services.patient_file(store, actor, ref))
+        data = overviews.chart_data(as_user.patient_file(store, actor, ref))
         if name == "symptoms":
             svg = charts.symptom_chart(data.symptoms, data.injections) if data.symptoms else None
         else:

@@ -33,8 +33,8 @@ from b12plan import services
 from b12plan.adapters.fhir import ImportBatch, ImportResult, bundle_to_case, bundle_to_cases
 from b12plan.adapters.fhir.bundles import read_manifest, read_resources, resources_from_ndjson
 from b12plan.errors import FieldProblem, UserError
-from b12plan.records import check_lab, check_patient_id
 from b12plan.rulebook import DEFAULT_RULESET, load_ruleset
+from b12plan.services.records import check_lab, check_patient_id
 from b12plan.store import PatientFile, Records, Store
 
 __all__ = [

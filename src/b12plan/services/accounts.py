@@ -7,10 +7,10 @@ Roles:
     patient    their own record only: read it, write their symptom diary, record a dose they gave themselves
 
 The policy is one table (`_ALLOWED`) read by `may`; the named checks (`can_read_patient`, ...) are what the
-services call (`b12plan.web_services`), so every surface that goes through them (pages, JSON API, CDS Hooks)
-is held to the same rules. Passwords are hashed with argon2id (argon2-cffi's RFC 9106 low-memory profile);
-only the hash is stored. An account's `stamp` (a digest of its hash) is carried by sessions and tokens, so
-a new password ends every session and token made with the old one.
+services call (`b12plan.services.as_user`), so every surface that goes through them (pages, JSON API, CDS
+Hooks) is held to the same rules. Passwords are hashed with argon2id (argon2-cffi's RFC 9106 low-memory
+profile); only the hash is stored. An account's `stamp` (a digest of its hash) is carried by sessions and
+tokens, so a new password ends every session and token made with the old one.
 
 Calendar feeds are read by phone calendars that cannot sign in: a feed's URL carries an HMAC of the patient
 id made with the server's secret (`feed_signature`), which is the whole of its access check.

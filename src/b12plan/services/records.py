@@ -6,7 +6,7 @@ Every function is one transaction: it checks everything first and refuses bad in
 `b12plan.domain.followup` (due dates, adherence, mistakes, reviews, dose checks), fed with the stored
 record. `now` is the local wall-clock time (injected by tests); dates in the future are refused.
 
-Export, import and backup live in `b12plan.record_files`.
+Export, import and backup live in `b12plan.services.record_files`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the pages show, read for a signed-in user: the clinic dashboard, a patient's page, the interval
 review report, the injection form and the series the charts draw. Each checks access first
-(`web_services.patient`, `accounts.can_list_patients`) and reads the store in one transaction.
+(`as_user.patient`, `accounts.can_list_patients`) and reads the store in one transaction.
 
 Nothing clinical is decided here: due doses, reviews and symptom cycles come from `domain.followup`;
 this module gathers them per patient and per clinic. A planned test counts as awaited from its day until
@@ -16,13 +16,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from b12plan import records, web_services
-from b12plan.accounts import Action, Actor, Role, can_list_patients, require
 from b12plan.domain import followup, units
 from b12plan.domain.codes import AlertLevel, EventKind, LabTest, Route, Stage
 from b12plan.domain.plan import Event, Phase, Plan, RulesetRef
 from b12plan.domain.rules import RuleSet
 from b12plan.rulebook import load_ruleset, load_sites
+from b12plan.services import as_user, records
+from b12plan.services.accounts import Action, Actor, Role, can_list_patients, require
 from b12plan.store import PatientFile, PatientInfo, Store, StoredLab, StoredVial
 
 __all__ = [
@@ -227,7 +227,7 @@ class PatientPage:
 
 
 def patient_page(store: Store, actor: Actor, ref: str, *, now: dt.datetime) -> PatientPage:
-    found = web_services.patient(store, actor, ref)
+    found = as_user.patient(store, actor, ref)
     with store.transaction(write=False) as rows:
         file = rows.patient_file(found)
     plan, latest, today = _plan(file), file.latest_plan, now.date()
@@ -261,7 +261,7 @@ class DoseForm:
 
 
 def dose_form(store: Store, actor: Actor, ref: str, *, now: dt.datetime) -> DoseForm:
-    found = web_services.patient(store, actor, ref, Action.GIVE_DOSE)
+    found = as_user.patient(store, actor, ref, Action.GIVE_DOSE)
     with store.transaction(write=False) as rows:
         file = rows.patient_file(found)
     latest, today = file.latest_plan, now.date()
@@ -307,7 +307,7 @@ class IntervalReport:
 
 
 def interval_report(store: Store, actor: Actor, ref: str, *, on: dt.date) -> IntervalReport:
-    found = web_services.patient(store, actor, ref)
+    found = as_user.patient(store, actor, ref)
     with store.transaction(write=False) as rows:
         file = rows.patient_file(found)
     plan, latest = _plan(file), file.latest_plan

@@ -33,8 +33,8 @@ from b12plan.domain.case import parse_case
 from b12plan.domain.codes import Route
 from b12plan.domain.plan import Plan
 from b12plan.errors import CaseError, FieldProblem, UserError
-from b12plan.records import check_lab, check_patient_id, check_symptom
 from b12plan.rulebook import DEFAULT_RULESET, load_ruleset
+from b12plan.services.records import check_lab, check_patient_id, check_symptom
 from b12plan.store import PatientFile, Records, Store
 
 __all__ = [

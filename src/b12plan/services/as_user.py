@@ -2,7 +2,7 @@
 
 Every function takes the acting user (`accounts.Actor`) and checks the access policy before it reads or
 writes anything, so a route that forgot a check still cannot leak a record. The work itself is done by
-`b12plan.records` and `b12plan.services`; this module adds who may, and nothing clinical.
+`b12plan.services.records` and `b12plan.services`; this module adds who may, and nothing clinical.
 
 To a user who is not an admin, a patient id that does not exist and one they may not see are refused the
 same way (`ForbiddenError`, `patient: ...`): the answer never tells which ids exist.
@@ -18,8 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from b12plan import records, services
-from b12plan.accounts import (
+from b12plan import services
+from b12plan.domain import followup
+from b12plan.domain.plan import Plan
+from b12plan.errors import FieldProblem, ForbiddenError, UnknownPatientError, UserError
+from b12plan.rulebook import load_ruleset
+from b12plan.services import records
+from b12plan.services.accounts import (
     Action,
     Actor,
     Role,
@@ -31,10 +36,6 @@ from b12plan.accounts import (
     may,
     require,
 )
-from b12plan.domain import followup
-from b12plan.domain.plan import Plan
-from b12plan.errors import FieldProblem, ForbiddenError, UnknownPatientError, UserError
-from b12plan.rulebook import load_ruleset
 from b12plan.store import PatientFile, PatientInfo, Store, StoredPlanVersion, StoredVial
 
 __all__ = [
