@@ -36,6 +36,7 @@ __all__ = [
     "q",
     "read_plan",
     "unit_cte",
+    "usable_cte",
     "valid_where",
 ]
 
@@ -135,37 +136,66 @@ def valid_where(as_of: dt.date) -> str:
     AND (o.lower_limit IS NULL OR o.lower_limit > 0)"""
 
 
-def checked_cte(as_of: dt.date, tests: Iterable[str]) -> str:
-    """Results of `tests` the core reads one by one, each read against the rule set's numbers: `s` the
-    reading of a direct marker (D deficient, I indeterminate, U unlikely), `r` whether a functional marker
-    is raised (against the lab's own upper limit, else the rule set's default; NULL when neither is known)."""
-    return f"""checked AS (
-  SELECT o.patient_id, o.observation_id, o.test, o.value, u.unit, o.effective_date AS d,
-    CASE WHEN u.low IS NULL THEN {null("VARCHAR")} WHEN o.value < u.low THEN 'D'
-      WHEN o.value >= u.high THEN 'U' ELSE 'I' END AS s,
-    CASE WHEN o.upper_limit IS NOT NULL THEN (CASE WHEN o.value > o.upper_limit THEN 1 ELSE 0 END)
-      WHEN u.raised IS NULL THEN CAST(NULL AS INTEGER) WHEN o.value >= u.raised THEN 1 ELSE 0 END AS r,
-    o.source
+def usable_cte(as_of: dt.date, tests: Iterable[str]) -> str:
+    """`usable`: the results of `tests` the core would read (`valid_where`), each with its unit's numbers from
+    the unit table. One scan of `observations` for everything a statement reads result by result."""
+    return f"""usable AS (
+  SELECT o.patient_id, o.observation_id, o.test, o.value, u.unit, o.effective_date AS d, o.upper_limit,
+    o.source, u.low, u.high, u.raised, u.afactor
   FROM observations AS o
   JOIN unit_table AS u ON o.test = u.test AND COALESCE(o.unit, '') = u.unit_key
   WHERE o.test IN {in_(tests)} AND {valid_where(as_of)}
 )"""
 
 
-def pairs_cte(rules: RuleSet, as_of: dt.date) -> str:
-    """Active B12 above total B12 taken the same day (both in pmol/L): the core refuses such a case
-    (rule dx.holotc_fraction); the screen sets both results aside and lists them as rejected."""
+def checked_cte(tests: Iterable[str]) -> str:
+    """Results of `tests` the core reads one by one (from `usable`), each read against the rule set's numbers:
+    `s` the reading of a direct marker (D deficient, I indeterminate, U unlikely), `r` whether a functional
+    marker is raised (against the lab's own upper limit, else the rule set's default; NULL when neither is
+    known)."""
+    return f"""checked AS (
+  SELECT v.patient_id, v.observation_id, v.test, v.value, v.unit, v.d,
+    CASE WHEN v.low IS NULL THEN {null("VARCHAR")} WHEN v.value < v.low THEN 'D'
+      WHEN v.value >= v.high THEN 'U' ELSE 'I' END AS s,
+    CASE WHEN v.upper_limit IS NOT NULL THEN (CASE WHEN v.value > v.upper_limit THEN 1 ELSE 0 END)
+      WHEN v.raised IS NULL THEN CAST(NULL AS INTEGER) WHEN v.value >= v.raised THEN 1 ELSE 0 END AS r,
+    v.source
+  FROM usable AS v
+  WHERE v.test IN {in_(tests)}
+)"""
+
+
+def _pair_tests(rules: RuleSet) -> tuple[str, ...]:
+    """The tests the active-above-total check reads (none without rule dx.holotc_fraction)."""
     if rules.find_logic("dx.holotc_fraction") is None:
+        return ()
+    return (LabTest.HOLOTC.value, LabTest.B12_TOTAL.value)
+
+
+def pairs_cte(rules: RuleSet, as_of: dt.date, *, usable: bool = False) -> str:
+    """Active B12 above total B12 taken the same day (both in pmol/L): the core refuses such a case
+    (rule dx.holotc_fraction); the screen sets both results aside and lists them as rejected.
+
+    With `usable`, the results are read from the `usable` CTE (which must hold both tests); else from
+    `observations`, checked here."""
+    if not _pair_tests(rules):
         return (
             "implausible AS (SELECT CAST(NULL AS VARCHAR) AS patient_id, "
             "CAST(NULL AS VARCHAR) AS observation_id WHERE 1 = 0)"
         )
     active, total = q(LabTest.HOLOTC.value), q(LabTest.B12_TOTAL.value)
-    return f"""fraction AS (
-  SELECT o.patient_id, o.observation_id, o.test, o.effective_date AS d, o.value * u.afactor AS pmol
+    if usable:
+        read = f"""SELECT v.patient_id, v.observation_id, v.test, v.d, v.value * v.afactor AS pmol
+  FROM usable AS v
+  WHERE v.test IN ({active}, {total})"""
+    else:
+        read = f"""SELECT o.patient_id, o.observation_id, o.test, o.effective_date AS d,
+    o.value * u.afactor AS pmol
   FROM observations AS o
   JOIN unit_table AS u ON o.test = u.test AND COALESCE(o.unit, '') = u.unit_key
-  WHERE o.test IN ({active}, {total}) AND {valid_where(as_of)}
+  WHERE o.test IN ({active}, {total}) AND {valid_where(as_of)}"""
+    return f"""fraction AS (
+  {read}
 ),
 pair AS (
   SELECT a.patient_id, a.observation_id AS active_id, t.observation_id AS total_id
@@ -181,9 +211,12 @@ implausible AS (
 
 
 def obs_cte(rules: RuleSet, as_of: dt.date, tests: Iterable[str]) -> str:
-    """`obs`: the results of `tests` the screen reads (checked, less implausible pairs)."""
-    return f"""{pairs_cte(rules, as_of)},
-{checked_cte(as_of, tests)},
+    """`obs`: the results of `tests` the screen reads (checked, less implausible pairs), from one scan."""
+    tests = list(tests)
+    read = list(dict.fromkeys([*tests, *_pair_tests(rules)]))
+    return f"""{usable_cte(as_of, read)},
+{pairs_cte(rules, as_of, usable=True)},
+{checked_cte(tests)},
 obs AS (
   SELECT c.* FROM checked AS c
   LEFT JOIN implausible AS x ON c.patient_id = x.patient_id AND c.observation_id = x.observation_id
