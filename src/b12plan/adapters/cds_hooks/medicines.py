@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from b12plan.adapters.fhir.codes import CodeTables
+from b12plan.adapters.fhir.importer import fields
 from b12plan.domain import units
 from b12plan.domain.codes import Condition, Formulation, Route
 
@@ -76,19 +77,6 @@ def _obj(value: Any) -> JSON:
     return value if isinstance(value, dict) else {}
 
 
-def _codings(concept: Any) -> list[JSON]:
-    if not isinstance(concept, Mapping):
-        return []
-    return [c for c in concept.get("coding") or () if isinstance(c, dict)]
-
-
-def _words(concept: Any) -> str:
-    """The text and every display of a CodeableConcept, lower-cased, for matching ingredient names."""
-    parts = [str(concept.get("text") or "")] if isinstance(concept, Mapping) else []
-    parts += [str(c.get("display") or "") for c in _codings(concept)]
-    return " ".join(p for p in parts if p).lower()
-
-
 def _medication_concept(resource: JSON, medications: Mapping[str, JSON]) -> Any:
     """medicationCodeableConcept, else the code of the Medication its medicationReference points at."""
     if isinstance(resource.get("medicationCodeableConcept"), dict):
@@ -105,27 +93,27 @@ def _medication_concept(resource: JSON, medications: Mapping[str, JSON]) -> Any:
 
 
 def _formulation(concept: Any, codes: CodeTables) -> Formulation | None:
-    codings = _codings(concept)
+    codings = fields.codings(concept)
     for formulation, table in codes.formulations.items():
         if any(codes.matches(c, x.get("system"), x.get("code")) for c in table for x in codings):
             return formulation
-    text = _words(concept)
+    text = fields.words(concept)
     return next((f for f in Formulation if f.value in text), None)
 
 
 def _is_folic_acid(concept: Any, codes: CodeTables) -> bool:
-    codings = [(c.get("system"), c.get("code")) for c in _codings(concept)]
-    found = codes.find_medication(codings, _words(concept))
+    codings = [(c.get("system"), c.get("code")) for c in fields.codings(concept)]
+    found = codes.find_medication(codings, fields.words(concept))
     return found is not None and found.condition is Condition.TAKING_FOLIC_ACID
 
 
 def _route(dosage: JSON, codes: CodeTables) -> Route | None:
     concept = dosage.get("route")
-    codings = _codings(concept)
+    codings = fields.codings(concept)
     for route, coding in codes.routes.items():
         if any(codes.matches(coding, x.get("system"), x.get("code")) for x in codings):
             return route
-    words = _words(concept)
+    words = fields.words(concept)
     for route, coding in codes.routes.items():
         name = coding.display.lower().removesuffix(" route")  # `Intramuscular route` -> `intramuscular`
         if words and (words == route.value.lower() or name in words):
@@ -210,9 +198,8 @@ def read_orders(resources: Iterable[Mapping[str, Any]], codes: CodeTables) -> li
         formulation, folic = _formulation(concept, codes), _is_folic_acid(concept, codes)
         if formulation is None and not folic:
             continue
-        name = str(_obj(concept).get("text") or "") or next(
-            (str(c.get("display")) for c in _codings(concept) if c.get("display")), "the medicine ordered"
-        )
+        displays = (str(c.get("display")) for c in fields.codings(concept) if c.get("display"))
+        name = str(_obj(concept).get("text") or "") or next(displays, "the medicine ordered")
         given = r.get("dosageInstruction")
         raw = [d for d in given if isinstance(d, dict)] if isinstance(given, list) else []
         orders.append(

@@ -23,7 +23,10 @@ class NotRead(Exception):
 
 
 def codings(concept: Any) -> list[JSON]:
-    return [c for c in (concept or {}).get("coding") or () if isinstance(c, dict)]
+    """The codings of a CodeableConcept; none when it is not a JSON object (malformed FHIR reads as none)."""
+    if not isinstance(concept, Mapping):
+        return []
+    return [c for c in concept.get("coding") or () if isinstance(c, dict)]
 
 
 def describe(concept: Any) -> str:
@@ -38,7 +41,8 @@ def describe(concept: Any) -> str:
 
 def words(concept: Any) -> str:
     """The text and every display of a CodeableConcept, lower-cased, for ingredient names."""
-    parts = [str((concept or {}).get("text") or "")] + [str(c.get("display") or "") for c in codings(concept)]
+    parts = [str(concept.get("text") or "")] if isinstance(concept, Mapping) else []
+    parts += [str(c.get("display") or "") for c in codings(concept)]
     return " ".join(p for p in parts if p).lower()
 
 
