@@ -5,7 +5,8 @@
     │   ├── CaseError                 one or more `field: problem` items in a case
     │   ├── UnknownRulesetError       a rule set id that is not shipped
     │   ├── UnknownProductError       a product id that is not in the catalogue
-    │   └── UnknownPatientError       a patient id that is not in the record store
+    │   ├── UnknownPatientError       a patient id that is not in the record store
+    │   └── UnknownAccountError       a username that no account has
     ├── AccessError (PermissionError) the acting user may not do this (web app and API)
     │   ├── NotSignedInError          no valid session or token: 401, or the sign-in page
     │   └── ForbiddenError            signed in, but not theirs to see or do: 403
@@ -26,6 +27,7 @@ __all__ = [
     "FieldProblem",
     "ForbiddenError",
     "NotSignedInError",
+    "UnknownAccountError",
     "UnknownPatientError",
     "UnknownProductError",
     "UnknownRulesetError",
@@ -80,6 +82,10 @@ class UnknownProductError(UserError):
 
 class UnknownPatientError(UserError):
     """A patient id (the pseudonymous reference) that the record store does not hold."""
+
+
+class UnknownAccountError(UserError):
+    """A username that no web or API account has."""
 
 
 class AccessError(B12planError, PermissionError):

@@ -51,6 +51,26 @@ def _refuse_a_vial(page: Any) -> None:
     page.wait_for_selector("#product_id-error")
 
 
+def _refuse_a_password(page: Any) -> None:
+    """Change the password with a wrong current one: the page comes back with the problem beside it."""
+    page.fill("#current_password", "not the password at all")
+    page.fill("#new_password", "a brand new long password")
+    page.fill("#repeat_password", "a brand new long password")
+    with page.expect_navigation():
+        page.click("#change-password")
+    page.wait_for_selector("#current_password-error")
+
+
+def _refuse_a_reset(page: Any) -> None:
+    """Open a reset form on the accounts page and set a password that differs from its repeat."""
+    page.click("#reset-ann summary")
+    page.fill("#password-ann", "a brand new long password")
+    page.fill("#repeat_password-ann", "another long password")
+    with page.expect_navigation():
+        page.click("#reset-password-ann")
+    page.wait_for_selector("#repeat_password-ann-error")
+
+
 ALWAYS = (
     "region",
 )  # all content in landmarks (moderate in axe): the disclaimer, the printed plan's record line
@@ -84,6 +104,10 @@ SCREENS = [
     Screen("print", "nurse-a", "/patients/P-ANN/plan/print"),
     Screen("calendar", "ann", "/patients/P-ANN/calendar"),
     Screen("forbidden", "ann", "/patients/P-BOB", status=403),
+    Screen("account", "ann", "/account"),
+    Screen("account-refused", "nurse-a", "/account", then=_refuse_a_password),
+    Screen("accounts", "admin", "/accounts"),
+    Screen("accounts-refused", "admin", "/accounts", then=_refuse_a_reset),
 ]
 
 

@@ -178,10 +178,10 @@ def test_export_import_backup(cli: Cli, patient: str, tmp_path: Path) -> None:
 def test_db_upgrade_and_where(cli: Cli, tmp_path: Path) -> None:
     db = tmp_path / "new.sqlite3"
     assert cli("--db", db, "db", "where").stdout.endswith(
-        "revision: none (run `b12plan db upgrade`) (this b12plan: 0003)\n"
+        "revision: none (run `b12plan db upgrade`) (this b12plan: 0004)\n"
     )
-    assert cli("--db", db, "db", "upgrade").stdout == f"{db}: created at revision 0003\n"
-    assert cli("--db", db, "db", "upgrade").stdout == f"{db}: at revision 0003\n"
+    assert cli("--db", db, "db", "upgrade").stdout == f"{db}: created at revision 0004\n"
+    assert cli("--db", db, "db", "upgrade").stdout == f"{db}: at revision 0004\n"
     _refused(cli("--db", "mysql://x/y", "db", "where"), "--db", "'mysql' databases are not supported")
 
 

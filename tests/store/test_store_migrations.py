@@ -41,8 +41,8 @@ def test_upgrade_from_the_first_schema_keeps_the_data(db_url: str) -> None:
             )
         assert "upper_limit" not in {col["name"] for col in inspect(engine).get_columns("lab_results")}
         steps: list[tuple[int, int]] = []
-        assert upgrade(engine, progress=lambda done, total: steps.append((done, total))) == ("0001", "0003")
-        assert steps == [(0, 2), (1, 2), (2, 2)]
+        assert upgrade(engine, progress=lambda done, total: steps.append((done, total))) == ("0001", "0004")
+        assert steps == [(0, 3), (1, 3), (2, 3), (3, 3)]
         assert schema_state(engine).up_to_date
     finally:
         engine.dispose()
@@ -55,6 +55,43 @@ def test_upgrade_from_the_first_schema_keeps_the_data(db_url: str) -> None:
     assert [a.entity for a in stored.audit] == ["lab_result"]
     with pytest.raises(Exception, match="append-only"), store.engine.begin() as c:
         c.execute(text("DELETE FROM audit_log"))  # the triggers survive the upgrade
+
+
+def test_upgrade_to_disabled_accounts_keeps_the_accounts_active(db_url: str) -> None:
+    """0003 -> 0004: accounts stored before can still sign in; `disabled_at` starts empty."""
+    from b12plan.services import accounts
+
+    hashed = accounts.hash_password("correct horse battery")
+    engine = make_engine(resolve_url(db_url))
+    try:
+        assert upgrade(engine, "0003") == (None, "0003")
+        with engine.begin() as c:  # an account written by b12plan at revision 0003, in its columns
+            c.execute(
+                text(
+                    "INSERT INTO users (username, password_hash, role, clinic, patient_id, created_at)"
+                    " VALUES ('nurse', :h, 'clinician', 'North', NULL, :t)"
+                ),
+                {"h": hashed, "t": dt.datetime(2026, 1, 1)},
+            )
+        assert "disabled_at" not in {col["name"] for col in inspect(engine).get_columns("users")}
+        assert upgrade(engine) == ("0003", "0004")
+    finally:
+        engine.dispose()
+    with Store.open(db_url, actor="tester", create=False) as store:
+        nurse = accounts.authenticate(store, "nurse", "correct horse battery")
+        assert nurse is not None
+        assert (nurse.clinic, nurse.disabled) == ("North", False)
+        with store.transaction(write=False) as records:
+            stored = records.user_named("nurse")
+        assert stored is not None
+        assert (stored.password_hash, stored.disabled_at) == (hashed, None)
+        accounts.set_disabled(store, "nurse", True)
+        assert accounts.authenticate(store, "nurse", "correct horse battery") is None
+        accounts.add_user(store, "boss", "correct horse battery", "admin")
+        with pytest.raises(
+            UserError, match="username: is the last active admin"
+        ):  # rows locked on PostgreSQL
+            accounts.set_disabled(store, "boss", True)
 
 
 def test_downgrade_and_upgrade_again(db_url: str) -> None:
@@ -74,7 +111,7 @@ def test_a_database_behind_is_refused_until_upgraded(db_url: str) -> None:
     upgrade(engine, "0001")
     engine.dispose()
     with pytest.raises(
-        UserError, match=r"database: is at schema revision 0001, not 0003; run `b12plan db upgrade`"
+        UserError, match=r"database: is at schema revision 0001, not 0004; run `b12plan db upgrade`"
     ):
         Store.open(db_url, actor="tester")
 

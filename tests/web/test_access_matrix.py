@@ -35,7 +35,9 @@ WHO = {
     "read": {"admin", "nurse-north", "ann"},  # P-OWN's record; also their diary and recording a dose
     "clinical": {"admin", "nurse-north"},  # P-OWN's plan versions, labs and vials
     "own_view": {"ann", "bob"},  # a patient's own start page
+    "admin": {"admin"},  # the accounts: list, add, set a password
 }
+NEW = "a brand new long password"
 FIXTURES = Path(__file__).resolve().parents[1] / "adapters" / "fixtures" / "cds"
 Request = Callable[[Web, str | None], dict[str, Any]]
 
@@ -73,6 +75,42 @@ ROUTES: dict[tuple[str, str], tuple[str, Request | None]] = {
     ("GET", "/feeds/{ref}.ics"): ("public", None),
     ("GET", "/me"): ("own_view", None),
     ("GET", "/api/me"): ("signed_in", None),
+    ("GET", "/account"): ("signed_in", None),
+    ("POST", "/account/password"): (
+        "signed_in",
+        page_form({"current_password": PASSWORD, "new_password": NEW, "repeat_password": NEW}),
+    ),
+    ("POST", "/api/me/password"): (
+        "signed_in",
+        api_json({"current_password": PASSWORD, "new_password": NEW}),
+    ),
+    ("GET", "/accounts"): ("admin", None),
+    ("POST", "/accounts"): (
+        "admin",
+        page_form(
+            {
+                "username": "new-nurse",
+                "role": "clinician",
+                "clinic": "North",
+                "password": NEW,
+                "repeat_password": NEW,
+            }
+        ),
+    ),
+    ("POST", "/accounts/{username}/password"): (
+        "admin",
+        page_form({"password": NEW, "repeat_password": NEW}),
+    ),
+    ("GET", "/api/users"): ("admin", None),
+    ("POST", "/api/users"): (
+        "admin",
+        api_json({"username": "new-nurse", "password": NEW, "role": "clinician", "clinic": "North"}),
+    ),
+    ("POST", "/api/users/{username}/password"): ("admin", api_json({"password": NEW})),
+    ("POST", "/accounts/{username}/disable"): ("admin", page_form({})),
+    ("POST", "/accounts/{username}/enable"): ("admin", page_form({})),
+    ("POST", "/api/users/{username}/disable"): ("admin", None),
+    ("POST", "/api/users/{username}/enable"): ("admin", None),
     ("GET", "/dashboard"): ("staff", None),
     ("GET", "/patients"): ("staff", None),
     ("POST", "/patients"): ("staff", _new_patient),
@@ -153,6 +191,7 @@ def _url(web: Web, path: str) -> str:
         .replace("{name}", "hb")
         .replace("{service_id}", "b12plan-patient-view")
         .replace("{path}", "app.css")
+        .replace("{username}", "nurse-south")
     )
     if path == "/feeds/{ref}.ics":
         url += "?sig=" + feed_signature(web.settings.secret_key, "P-OWN")

@@ -143,6 +143,8 @@ PAGES = [
     "/patients/P-OWN/doses/new",
     "/patients/P-OWN/interval-report",
     "/patients/P-OWN/calendar",
+    "/account",
+    "/accounts",
 ]
 
 

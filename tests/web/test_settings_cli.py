@@ -66,7 +66,8 @@ def test_the_docs_describe_every_setting_and_command() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for variable in ENVIRONMENT_VARIABLES.values():
         assert f"`{variable}`" in text, f"docs/web.md does not mention {variable}"
-    for command in ("b12plan serve", "b12plan user add", "b12plan user list"):
+    commands = ("serve", "user add", "user list", "user passwd", "user disable", "user enable")
+    for command in (f"b12plan {c}" for c in commands):
         assert command in text
 
 

@@ -1,4 +1,5 @@
-"""`b12plan serve` (the web app) and `b12plan user add|list` (its accounts). Thin: settings, then services.
+"""`b12plan serve` (the web app) and `b12plan user add|list|passwd|disable|enable` (its accounts). Thin:
+settings, then services.
 
 The global `--db` chooses the record store as for every command. The secret that signs sessions, tokens and
 calendar links comes from `B12PLAN_SECRET_KEY`; when it is not set, `serve` keeps a random one in
@@ -125,6 +126,62 @@ def user_add(
     _guard(go)
 
 
+@user_app.command("passwd")
+def user_passwd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The account's username.")],
+) -> None:
+    """Set an account's password (someone who forgot theirs); asked for twice (or read from two lines of
+    stdin). Every session and API token made with the old password stops working."""
+    from b12plan.cli.main import _guard
+
+    def go() -> None:
+        from b12plan.services import accounts
+        from b12plan.store import Store
+
+        password = _password()
+        with Store.open(_global(ctx, "db"), actor=_global(ctx, "user")) as store:
+            changed = accounts.set_password(store, name, password)
+        ended = "their old sessions and tokens have ended"
+        out.print(f"new password for {changed.username}: {ended}", markup=False)
+
+    _guard(go)
+
+
+def _set_disabled(ctx: typer.Context, name: str, disabled: bool) -> None:
+    from b12plan.cli.main import _guard
+
+    def go() -> None:
+        from b12plan.services import accounts
+        from b12plan.store import Store
+
+        with Store.open(_global(ctx, "db"), actor=_global(ctx, "user")) as store:
+            changed = accounts.set_disabled(store, name, disabled)
+        state = "disabled: it cannot sign in and its sessions have ended" if disabled else "enabled"
+        out.print(f"{changed.username} is {state}", markup=False)
+
+    _guard(go)
+
+
+@user_app.command("disable")
+def user_disable(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The account's username.")],
+) -> None:
+    """Disable an account (someone who left): it cannot sign in, its sessions and tokens stop working. It is
+    kept for the audit log. The last active admin cannot be disabled."""
+    _set_disabled(ctx, name, True)
+
+
+@user_app.command("enable")
+def user_enable(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The account's username.")],
+) -> None:
+    """Enable a disabled account again."""
+    _set_disabled(ctx, name, False)
+
+
 @user_app.command("list")
 def user_list(ctx: typer.Context) -> None:
     """List the accounts (never their passwords)."""
@@ -136,9 +193,16 @@ def user_list(ctx: typer.Context) -> None:
 
         with Store.open(_global(ctx, "db"), actor=_global(ctx, "user")) as store:
             users = accounts.list_users(store)
-        table = Table("username", "role", "clinic", "patient", title=f"{len(users)} accounts")
+        table = Table("username", "role", "clinic", "patient", "status", title=f"{len(users)} accounts")
         for u in users:
-            table.add_row(*(Text(c) for c in (u.username, u.role.value, u.clinic or "", u.patient_ref or "")))
+            cells = (
+                u.username,
+                u.role.value,
+                u.clinic or "",
+                u.patient_ref or "",
+                "disabled" if u.disabled else "active",
+            )
+            table.add_row(*(Text(c) for c in cells))
         out.print(table)
 
     _guard(go)

@@ -12,6 +12,17 @@ Hooks) is held to the same rules. Passwords are hashed with argon2id (argon2-cff
 profile); only the hash is stored. An account's `stamp` (a digest of its hash) is carried by sessions and
 tokens, so a new password ends every session and token made with the old one.
 
+Passwords change three ways: a user changes their own (`change_password`: the current one is required), an
+admin sets anyone's (`reset_password`: no current one), and whoever holds the database sets one from the
+command line (`set_password`, `b12plan user passwd`: the same trust as `b12plan user add`). The web admin's
+account management goes through `list_users_as` and `add_user_as`, which check `can_manage_users` first.
+Every change is audited by the store (`update user`, the field `password_hash`, never a value).
+
+An account is disabled (someone who left) rather than removed, so the audit log's names still point at it:
+a disabled account cannot sign in (`authenticate` answers as for a wrong password) and its sessions and
+tokens stop working at once (`signed_in`). `disable_user`/`enable_user` are an admin's (not their own
+account); `set_disabled` is the command line's. The last active admin is never disabled.
+
 Calendar feeds are read by phone calendars that cannot sign in: a feed's URL carries an HMAC of the patient
 id made with the server's secret (`feed_signature`), which is the whole of its access check.
 """
@@ -28,12 +39,19 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING
 
-from b12plan.errors import FieldProblem, ForbiddenError, UnknownPatientError, UserError
+from b12plan.errors import (
+    FieldProblem,
+    ForbiddenError,
+    NotSignedInError,
+    UnknownAccountError,
+    UnknownPatientError,
+    UserError,
+)
 
 if TYPE_CHECKING:  # argon2 and the store are imported when used
     from argon2 import PasswordHasher
 
-    from b12plan.store import PatientInfo, Store, StoredUser
+    from b12plan.store import PatientInfo, Records, Store, StoredUser
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -41,6 +59,7 @@ __all__ = [
     "Actor",
     "Role",
     "add_user",
+    "add_user_as",
     "authenticate",
     "can_add_patient",
     "can_list_patients",
@@ -50,14 +69,21 @@ __all__ = [
     "can_record_dose",
     "can_write_diary",
     "can_write_patient",
+    "change_password",
     "check_password",
     "count_users",
+    "disable_user",
+    "enable_user",
     "feed_signature",
     "feed_signature_ok",
     "hash_password",
     "list_users",
+    "list_users_as",
     "may",
     "require",
+    "reset_password",
+    "set_disabled",
+    "set_password",
     "signed_in",
     "verify_password",
 ]
@@ -100,6 +126,7 @@ class Actor:
     clinic: str | None = None
     patient_ref: str | None = None
     stamp: str = ""
+    disabled: bool = False
 
     @property
     def given_by(self) -> str:
@@ -174,12 +201,13 @@ def _hasher() -> PasswordHasher:
     return PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
 
 
-def check_password(password: str) -> None:
-    """Refuse a password too short to resist guessing (NIST SP 800-63B: length, not composition rules)."""
+def check_password(password: str, field: str = "password") -> None:
+    """Refuse a password too short to resist guessing (NIST SP 800-63B: length, not composition rules).
+    `field` names the input in the refusal (`new_password` on a change-password form)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError([FieldProblem("password", f"use at least {MIN_PASSWORD_LENGTH} characters")])
+        raise UserError([FieldProblem(field, f"use at least {MIN_PASSWORD_LENGTH} characters")])
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise UserError([FieldProblem("password", f"use at most {MAX_PASSWORD_LENGTH} characters")])
+        raise UserError([FieldProblem(field, f"use at most {MAX_PASSWORD_LENGTH} characters")])
 
 
 def hash_password(password: str) -> str:
@@ -211,6 +239,7 @@ def _actor(user: StoredUser) -> Actor:
         clinic=user.clinic,
         patient_ref=user.patient_ref,
         stamp=_stamp(user.password_hash),
+        disabled=user.disabled_at is not None,
     )
 
 
@@ -281,8 +310,8 @@ def authenticate(store: Store, username: str, password: str) -> Actor | None:
     if user is None:
         verify_password(_dummy_hash(), password)
         return None
-    if not verify_password(user.password_hash, password):
-        return None
+    if not verify_password(user.password_hash, password) or user.disabled_at is not None:
+        return None  # a disabled account gets the answer a wrong password gets
     if _hasher().check_needs_rehash(user.password_hash):
         with store.transaction() as records:
             records.set_password_hash(user.id, hash_password(password))
@@ -292,9 +321,12 @@ def authenticate(store: Store, username: str, password: str) -> Actor | None:
 
 
 def signed_in(store: Store, user_id: int, stamp: str) -> Actor | None:
-    """The account a session or token names, if it still exists and its password has not changed since."""
+    """The account a session or token names, if it still exists, is not disabled and its password has not
+    changed since."""
     user = store.user(user_id)
     if user is None or not hmac.compare_digest(_stamp(user.password_hash).encode(), stamp.encode()):
+        return None
+    if user.disabled_at is not None:
         return None
     return _actor(user)
 
@@ -304,9 +336,129 @@ def list_users(store: Store) -> list[Actor]:
         return [_actor(u) for u in records.users()]
 
 
+_ADMINS_ONLY = "only an admin manages accounts"
+
+
+def list_users_as(store: Store, actor: Actor) -> list[Actor]:
+    """The accounts, for an admin (`ForbiddenError` for anyone else)."""
+    require(can_manage_users(actor), _ADMINS_ONLY)
+    return list_users(store)
+
+
+def add_user_as(
+    store: Store,
+    actor: Actor,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    clinic: str | None = None,
+    patient: str | None = None,
+) -> Actor:
+    """`add_user` by an admin (`ForbiddenError` for anyone else); the audit log names the admin (the store
+    acts for them)."""
+    require(can_manage_users(actor), _ADMINS_ONLY)
+    return add_user(store, username, password, role, clinic=clinic, patient=patient)
+
+
+def _account_named(records: Records, username: str) -> StoredUser:
+    user = records.user_named(username.strip())
+    if user is None:
+        raise UnknownAccountError([FieldProblem("username", f"there is no account {username!r}")])
+    return user
+
+
+def _replace_hash(store: Store, user: StoredUser, password_hash: str, *, field: str) -> Actor:
+    """Store `password_hash` for `user` if its hash is still the one read before (a password changed by
+    someone else meanwhile is not silently overwritten), and return the account as it is now."""
+    with store.transaction() as records:
+        now = records.user(user.id)
+        if now is None:
+            raise UnknownAccountError([FieldProblem("username", f"there is no account {user.username!r}")])
+        if now.password_hash != user.password_hash:
+            raise UserError([FieldProblem(field, "the password was changed meanwhile; try again")])
+        records.set_password_hash(user.id, password_hash)
+        changed = records.user(user.id)
+    assert changed is not None
+    return _actor(changed)
+
+
+def set_password(store: Store, username: str, password: str) -> Actor:
+    """Give the account `username` a new password, with no current one: `b12plan user passwd`, run by whoever
+    holds the database (the same trust as `b12plan user add`). Every session and token made with the old
+    password stops working (the account's stamp changes)."""
+    check_password(password)
+    hashed = hash_password(password)
+    with store.transaction(write=False) as records:
+        user = _account_named(records, username)
+    return _replace_hash(store, user, hashed, field="password")
+
+
+def reset_password(store: Store, actor: Actor, username: str, password: str) -> Actor:
+    """An admin sets the password of the account `username` (someone who forgot theirs); no current
+    password is asked. `ForbiddenError` for anyone but an admin."""
+    require(can_manage_users(actor), _ADMINS_ONLY)
+    return set_password(store, username, password)
+
+
+def change_password(store: Store, actor: Actor, current: str, new: str) -> Actor:
+    """`actor` changes their own password: `current` must be their password now, `new` passes
+    `check_password` and differs from it. Problems name `current_password` and `new_password`. Returns the
+    account with its new stamp: every other session and token made with the old password stops working."""
+    with store.transaction(write=False) as records:
+        user = records.user(actor.user_id)
+    if user is None or not hmac.compare_digest(_stamp(user.password_hash).encode(), actor.stamp.encode()):
+        raise NotSignedInError("the password was changed: sign in again")
+    if user.disabled_at is not None:
+        raise NotSignedInError("this account is disabled")
+    problems: list[FieldProblem] = []
+    if len(current) > MAX_PASSWORD_LENGTH or not verify_password(user.password_hash, current):
+        problems.append(FieldProblem("current_password", "is not your current password"))
+    try:
+        check_password(new, field="new_password")
+    except UserError as exc:
+        problems.extend(exc.problems)
+    if not problems and new == current:
+        problems.append(FieldProblem("new_password", "is your current password: choose another"))
+    if problems:
+        raise UserError(problems)
+    return _replace_hash(store, user, hash_password(new), field="current_password")
+
+
 def count_users(store: Store) -> int:
     with store.transaction(write=False) as records:
         return records.count_users()
+
+
+def set_disabled(store: Store, username: str, disabled: bool) -> Actor:
+    """Disable the account `username` (it can no longer sign in; its sessions and tokens stop working) or
+    enable it again: `b12plan user disable|enable`, run by whoever holds the database. The last active
+    admin is never disabled (`username: ...`). Doing what is already done changes nothing (no audit row)."""
+    with store.transaction() as records:
+        user = _account_named(records, username)
+        if (user.disabled_at is not None) is disabled:
+            return _actor(user)
+        if disabled and user.role == Role.ADMIN.value and records.count_active_admins(besides=user.id) == 0:
+            problem = "is the last active admin: add or enable another admin first"
+            raise UserError([FieldProblem("username", problem)])
+        records.set_disabled(user.id, disabled)
+        changed = records.user(user.id)
+    assert changed is not None
+    return _actor(changed)
+
+
+def disable_user(store: Store, actor: Actor, username: str) -> Actor:
+    """An admin disables another account (someone who left); not their own. See `set_disabled`."""
+    require(can_manage_users(actor), _ADMINS_ONLY)
+    if username.strip() == actor.username:
+        raise UserError([FieldProblem("username", "is your own account: another admin must disable it")])
+    return set_disabled(store, username, True)
+
+
+def enable_user(store: Store, actor: Actor, username: str) -> Actor:
+    """An admin enables a disabled account again."""
+    require(can_manage_users(actor), _ADMINS_ONLY)
+    return set_disabled(store, username, False)
 
 
 # -- calendar feeds ----------------------------------------------------------------------------------------

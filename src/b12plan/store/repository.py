@@ -473,6 +473,20 @@ class Records:
     def count_users(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(UserRow)) or 0)
 
+    def count_active_admins(self, *, besides: int | None = None) -> int:
+        """Admin accounts that are not disabled, leaving out the account `besides`. Their rows stay locked
+        until the transaction ends (PostgreSQL: FOR UPDATE; SQLite's writers are serialised), so two admins
+        disabling each other at once cannot leave no active admin."""
+        query = select(UserRow.id).where(UserRow.role == "admin", UserRow.disabled_at.is_(None))
+        active = self.session.scalars(query.with_for_update()).all()
+        return sum(1 for user_id in active if user_id != besides)
+
+    def set_disabled(self, user_id: int, disabled: bool) -> None:
+        """Disable an account (now, UTC) or enable it again."""
+        at = utc_now() if disabled else None
+        self.session.execute(update(UserRow).where(UserRow.id == user_id).values(disabled_at=at))
+        self._audit("update", "user", user_id, None, ["disabled_at"])
+
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace an account's password hash (a new password, or the same one hashed with new parameters)."""
         self.session.execute(update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash))

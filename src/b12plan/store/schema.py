@@ -30,7 +30,7 @@ __all__ = [
     "upgrade",
 ]
 
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
 """Every shipped revision, oldest first (a test checks this against migrations/versions/). Kept here so that
 the revision check every command runs does not need to import Alembic."""
 

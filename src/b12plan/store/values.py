@@ -123,7 +123,8 @@ class StoredSymptom:
 
 @dataclass(frozen=True)
 class StoredUser:
-    """A web and API account. `patient_ref` is the pseudonymous id of a patient's own record."""
+    """A web and API account. `patient_ref` is the pseudonymous id of a patient's own record; `disabled_at`
+    (UTC) is set on an account that may no longer sign in."""
 
     id: int
     username: str
@@ -132,6 +133,7 @@ class StoredUser:
     clinic: str | None
     patient_id: int | None
     created_at: dt.datetime
+    disabled_at: dt.datetime | None = None
     patient_ref: str | None = None
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from b12plan.domain.followup import DueDose
+from b12plan.services.accounts import Actor
 from b12plan.store import (
     PatientInfo,
     StoredAdministration,
@@ -33,6 +34,8 @@ __all__ = [
     "LabIn",
     "LabOut",
     "MeOut",
+    "PasswordChangeIn",
+    "PasswordIn",
     "PatientDetail",
     "PatientIn",
     "PatientOut",
@@ -42,6 +45,8 @@ __all__ = [
     "SymptomIn",
     "SymptomOut",
     "TokenOut",
+    "UserIn",
+    "UserOut",
     "VialIn",
     "VialOut",
 ]
@@ -80,6 +85,45 @@ class MeOut(BaseModel):
     role: Literal["admin", "clinician", "patient"]
     clinic: str | None
     patient: str | None = Field(description="A patient account's own record (its id).")
+
+
+class UserOut(MeOut):
+    """An account (never its password)."""
+
+    disabled: bool = Field(description="A disabled account cannot sign in.")
+
+    @classmethod
+    def of(cls, actor: Actor) -> UserOut:
+        return cls(
+            username=actor.username,
+            role=actor.role.value,
+            clinic=actor.clinic,
+            patient=actor.patient_ref,
+            disabled=actor.disabled,
+        )
+
+
+class UserIn(_In):
+    """A new account, as `b12plan user add`: a clinician needs `clinic`, a patient `patient`."""
+
+    username: Annotated[str, Field(max_length=100)]
+    password: str = Field(description="At least 12 characters.")
+    role: Annotated[str, Field(max_length=16, description="admin, clinician or patient")]
+    clinic: Text200 | None = Field(default=None, description="A clinician's clinic.")
+    patient: Text64 | None = Field(default=None, description="A patient account's own record (its id).")
+
+
+class PasswordIn(_In):
+    """A new password set by an admin (at least 12 characters)."""
+
+    password: str
+
+
+class PasswordChangeIn(_In):
+    """Your own new password: the current one is required."""
+
+    current_password: str
+    new_password: str = Field(description="At least 12 characters, not the current one.")
 
 
 class PatientIn(_In):

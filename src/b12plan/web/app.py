@@ -1,6 +1,7 @@
 """The web app factory: `create_app(settings) -> FastAPI`. Nothing is built at import.
 
     pages        /, /login, /logout, /dashboard, /patients, /patients/{id}/..., /me   (routes/*.py)
+                 /account (your password), /accounts (admins: the accounts)       (routes/account.py)
     JSON API     /api/...  with its OpenAPI description at /api/openapi.json       (routes/api.py)
     feeds        /feeds/{id}.ics?sig=...                                           (routes/feeds.py)
     CDS Hooks    /cds-services, /cds-services/{id}: a clinician's or admin's bearer token
@@ -29,7 +30,7 @@ from b12plan.services import as_user
 from b12plan.store import Store
 from b12plan.web.deps import AppState, CdsActor, cds_actor_now
 from b12plan.web.errors import install_error_handlers
-from b12plan.web.routes import api, auth, entries, feeds, pages, plans, reports
+from b12plan.web.routes import account, api, auth, entries, feeds, pages, plans, reports
 from b12plan.web.security import LoginLimiter, SecurityHeaders, SessionCookies, Signer
 from b12plan.web.settings import Settings
 
@@ -100,7 +101,7 @@ def create_app(settings: Settings, *, now: Callable[[], dt.datetime] | None = No
     app.add_middleware(SessionCookies, signer=state.signer)
     app.add_middleware(SecurityHeaders, hsts=settings.hsts)
     app.mount("/static", StaticFiles(packages=[("b12plan.web", "static")]), name="static")
-    for module in (auth, pages, plans, entries, reports, feeds):
+    for module in (auth, pages, plans, entries, reports, feeds, account):
         app.include_router(module.router)
     app.include_router(api.router, prefix="/api")
     app.include_router(_cds_router(state), dependencies=[CdsActor])

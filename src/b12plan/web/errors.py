@@ -5,7 +5,7 @@ problem when there are several, with the status:
 
     422  input refused (a UserError: `labs[0].unit`, ...; a request that does not fit the API's schema;
          a body that is not a JSON object or cannot be read at all: field `body`)
-    404  no such patient (an admin) or no such route
+    404  no such patient (an admin), no such account (an admin) or no such route
     401  no valid token (with `WWW-Authenticate: Bearer`)
     403  signed in, but not allowed; or a form's CSRF token did not match
     429  too many failed sign-ins (with `Retry-After`)
@@ -38,6 +38,7 @@ from b12plan.errors import (
     FieldProblem,
     ForbiddenError,
     NotSignedInError,
+    UnknownAccountError,
     UnknownPatientError,
     UserError,
 )
@@ -75,7 +76,7 @@ def _described(description: str) -> dict[str, Any]:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _described("Not signed in: no token, or one that is not valid or has expired"),
     403: _described("Signed in, but not allowed"),
-    404: _described("No such patient or record"),
+    404: _described("No such patient, account or record"),
     422: _described("Input refused: the field and the problem"),
 }
 
@@ -165,7 +166,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UserError)
     async def user_error(request: Request, exc: UserError) -> Response:
-        status = 404 if isinstance(exc, UnknownPatientError) else 422
+        status = 404 if isinstance(exc, UnknownPatientError | UnknownAccountError) else 422
         title = "Not found" if status == 404 else "That cannot be used"
         return _respond(
             request, status, title, exc.problems[0] if exc.problems else FieldProblem("", str(exc))

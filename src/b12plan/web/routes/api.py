@@ -3,6 +3,10 @@
     POST /api/token                       OAuth2 password form -> {"access_token", "token_type": "bearer"}
     POST /api/plan                        a case -> its plan, exactly the CLI's `plan --format json`
     GET  /api/me                          who the token is for
+    POST /api/me/password                 change your own password (the current one required): a new token
+    GET|POST /api/users                   the accounts; add one (admins)
+    POST /api/users/{username}/password   set an account's password (admins)
+    POST /api/users/{username}/disable, /enable   disable an account (someone who left), enable it (admins)
     GET  /api/due                         doses due or overdue (a clinician: their clinic)
     GET|POST /api/patients                list, add
     GET  /api/patients/{id}               the patient, plan versions, next dose
@@ -36,6 +40,8 @@ from b12plan.web.api_models import (
     LabIn,
     LabOut,
     MeOut,
+    PasswordChangeIn,
+    PasswordIn,
     PatientDetail,
     PatientIn,
     PatientOut,
@@ -45,6 +51,8 @@ from b12plan.web.api_models import (
     SymptomIn,
     SymptomOut,
     TokenOut,
+    UserIn,
+    UserOut,
     VialIn,
     VialOut,
 )
@@ -138,6 +146,77 @@ async def me(actor: ApiActor) -> MeOut:  # no I/O: on the event loop, not the th
     return MeOut(
         username=actor.username, role=actor.role.value, clinic=actor.clinic, patient=actor.patient_ref
     )
+
+
+@router.post(
+    "/me/password",
+    response_model=TokenOut,
+    summary="Change your own password: every other token and session ends; a new token comes back",
+    responses={
+        403: ERROR_RESPONSES[403],
+        422: ERROR_RESPONSES[422],
+        429: {"model": ErrorBody, "description": "Too many wrong passwords: wait Retry-After seconds"},
+    },
+)
+def change_my_password(
+    request: Request, body: PasswordChangeIn, actor: ApiActor, store: ApiStore, state: State
+) -> TokenOut:
+    address = client_address(request)
+    wait = state.limiter.retry_after(address, actor.username)
+    if wait is not None:
+        raise TooManyAttempts(wait)
+    try:
+        changed = accounts.change_password(store, actor, body.current_password, body.new_password)
+    except UserError as exc:
+        if any(p.field == "current_password" for p in exc.problems):
+            state.limiter.failed(address, actor.username)
+        raise
+    return TokenOut(access_token=state.signer.token(changed.user_id, changed.stamp))
+
+
+@router.get("/users", response_model=list[UserOut], summary="The accounts (admins)", responses=_READ)
+def users(actor: ApiActor, store: ApiStore) -> list[UserOut]:
+    return [UserOut.of(u) for u in accounts.list_users_as(store, actor)]
+
+
+@router.post(
+    "/users", response_model=UserOut, status_code=201, summary="Add an account (admins)", responses=_WRITE
+)
+def add_user(body: UserIn, actor: ApiActor, store: ApiStore) -> UserOut:
+    added = accounts.add_user_as(
+        store, actor, body.username, body.password, body.role, clinic=body.clinic, patient=body.patient
+    )
+    return UserOut.of(added)
+
+
+@router.post(
+    "/users/{username}/password",
+    response_model=UserOut,
+    summary="Set an account's password (admins): its sessions and tokens end",
+    responses=_WRITE,
+)
+def reset_password(username: str, body: PasswordIn, actor: ApiActor, store: ApiStore) -> UserOut:
+    return UserOut.of(accounts.reset_password(store, actor, username, body.password))
+
+
+@router.post(
+    "/users/{username}/disable",
+    response_model=UserOut,
+    summary="Disable an account (admins; not your own, nor the last active admin): it cannot sign in",
+    responses=_WRITE,
+)
+def disable_user(username: str, actor: ApiActor, store: ApiStore) -> UserOut:
+    return UserOut.of(accounts.disable_user(store, actor, username))
+
+
+@router.post(
+    "/users/{username}/enable",
+    response_model=UserOut,
+    summary="Enable a disabled account again (admins)",
+    responses=_WRITE,
+)
+def enable_user(username: str, actor: ApiActor, store: ApiStore) -> UserOut:
+    return UserOut.of(accounts.enable_user(store, actor, username))
 
 
 @router.get("/due", response_model=list[DueOut], summary="Doses due or overdue on a day", responses=_READ)
