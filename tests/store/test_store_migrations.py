@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 from sqlalchemy import inspect, text
@@ -58,7 +59,8 @@ def test_upgrade_from_the_first_schema_keeps_the_data(db_url: str) -> None:
 
 
 def test_upgrade_to_disabled_accounts_keeps_the_accounts_active(db_url: str) -> None:
-    """0003 -> 0004: accounts stored before can still sign in; `disabled_at` starts empty."""
+    """0003 -> 0004: accounts stored before can still sign in, and their sessions stay good (the stamp is
+    unchanged while `sessions_from` is empty); `disabled_at` and `sessions_from` start empty."""
     from b12plan.services import accounts
 
     hashed = accounts.hash_password("correct horse battery")
@@ -84,7 +86,8 @@ def test_upgrade_to_disabled_accounts_keeps_the_accounts_active(db_url: str) -> 
         with store.transaction(write=False) as records:
             stored = records.user_named("nurse")
         assert stored is not None
-        assert (stored.password_hash, stored.disabled_at) == (hashed, None)
+        assert (stored.password_hash, stored.disabled_at, stored.sessions_from) == (hashed, None, None)
+        assert nurse.stamp == hashlib.sha256(hashed.encode()).hexdigest()[:16]  # what 0003 sessions carry
         accounts.set_disabled(store, "nurse", True)
         assert accounts.authenticate(store, "nurse", "correct horse battery") is None
         accounts.add_user(store, "boss", "correct horse battery", "admin")

@@ -37,9 +37,14 @@ def test_a_disabled_account_cannot_sign_in_until_enabled(store: Store, seed: See
     enabled = accounts.enable_user(store, admin, "nurse-north")
     assert not enabled.disabled
     assert accounts.authenticate(store, "nurse-north", PASSWORD) == enabled
+    assert accounts.signed_in(store, nurse.user_id, nurse.stamp) is None  # enabling brings none back
+    assert accounts.signed_in(store, nurse.user_id, enabled.stamp) == enabled  # a new sign-in works
     with store.transaction(write=False) as records:
         audit = [a for a in records.audit_entries() if a.entity == "user" and a.action == "update"]
-    assert [(a.entity_id, a.fields, a.actor) for a in audit] == [(nurse.user_id, "disabled_at", "admin")] * 2
+    assert [(a.entity_id, a.fields, a.actor) for a in audit] == [
+        (nurse.user_id, "disabled_at,sessions_from", "admin"),
+        (nurse.user_id, "disabled_at", "admin"),
+    ]
 
 
 def test_who_may_disable_whom(store: Store, seed: Seed) -> None:
@@ -110,7 +115,11 @@ def test_disable_and_enable_on_the_accounts_page(web: Web) -> None:
     assert own.status_code == 422
     assert 'id="status-admin-error"' in own.text
     assert admin.post("/accounts/nurse-north/enable", data={"csrf_token": CSRF}).status_code == 303
-    assert web.client("nurse-north").get("/dashboard").status_code == 200
+    assert old_page.get("/dashboard").status_code == 303  # the old session stays void: sign in again
+    again = web.client(None).post(
+        "/login", data={"csrf_token": CSRF, "username": "nurse-north", "password": PASSWORD}
+    )
+    assert again.status_code == 303
     assert admin.post("/accounts/nurse-north/disable", data={}).status_code == 403  # no CSRF token
 
 
@@ -130,7 +139,9 @@ def test_disable_and_enable_through_the_api(web: Web) -> None:
     token = client.post("/api/token", data={"username": "ann", "password": PASSWORD})
     assert (token.status_code, error_of(token)["problem"]) == (401, "the username or password is wrong")
     assert client.post("/api/users/ann/enable", headers=admin).json()["disabled"] is False
-    assert client.get("/api/me", headers=old).status_code == 200
+    assert client.get("/api/me", headers=old).status_code == 401  # old tokens stay void
+    fresh = client.post("/api/token", data={"username": "ann", "password": PASSWORD}).json()["access_token"]
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
     own = client.post("/api/users/admin/disable", headers=admin)
     assert (own.status_code, error_of(own)["field"]) == (422, "username")
     nobody = client.post("/api/users/nobody/disable", headers=admin)

@@ -224,8 +224,13 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def _stamp(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def _stamp(user: StoredUser) -> str:
+    """What sessions and tokens carry of an account: it changes with the password and when the account is
+    disabled (`sessions_from`), and then every session and token made before is void."""
+    text = user.password_hash
+    if user.sessions_from is not None:
+        text += "\x00" + user.sessions_from.isoformat()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # -- accounts in the store ---------------------------------------------------------------------------------
@@ -238,7 +243,7 @@ def _actor(user: StoredUser) -> Actor:
         role=Role(user.role),
         clinic=user.clinic,
         patient_ref=user.patient_ref,
-        stamp=_stamp(user.password_hash),
+        stamp=_stamp(user),
         disabled=user.disabled_at is not None,
     )
 
@@ -324,7 +329,7 @@ def signed_in(store: Store, user_id: int, stamp: str) -> Actor | None:
     """The account a session or token names, if it still exists, is not disabled and its password has not
     changed since."""
     user = store.user(user_id)
-    if user is None or not hmac.compare_digest(_stamp(user.password_hash).encode(), stamp.encode()):
+    if user is None or not hmac.compare_digest(_stamp(user).encode(), stamp.encode()):
         return None
     if user.disabled_at is not None:
         return None
@@ -407,7 +412,7 @@ def change_password(store: Store, actor: Actor, current: str, new: str) -> Actor
     account with its new stamp: every other session and token made with the old password stops working."""
     with store.transaction(write=False) as records:
         user = records.user(actor.user_id)
-    if user is None or not hmac.compare_digest(_stamp(user.password_hash).encode(), actor.stamp.encode()):
+    if user is None or not hmac.compare_digest(_stamp(user).encode(), actor.stamp.encode()):
         raise NotSignedInError("the password was changed: sign in again")
     if user.disabled_at is not None:
         raise NotSignedInError("this account is disabled")

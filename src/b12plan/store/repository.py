@@ -482,10 +482,16 @@ class Records:
         return sum(1 for user_id in active if user_id != besides)
 
     def set_disabled(self, user_id: int, disabled: bool) -> None:
-        """Disable an account (now, UTC) or enable it again."""
-        at = utc_now() if disabled else None
-        self.session.execute(update(UserRow).where(UserRow.id == user_id).values(disabled_at=at))
-        self._audit("update", "user", user_id, None, ["disabled_at"])
+        """Disable an account (now, UTC), voiding its sessions and tokens for good, or enable it again."""
+        if disabled:
+            at = utc_now()
+            self.session.execute(
+                update(UserRow).where(UserRow.id == user_id).values(disabled_at=at, sessions_from=at)
+            )
+            self._audit("update", "user", user_id, None, ["disabled_at", "sessions_from"])
+        else:
+            self.session.execute(update(UserRow).where(UserRow.id == user_id).values(disabled_at=None))
+            self._audit("update", "user", user_id, None, ["disabled_at"])
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace an account's password hash (a new password, or the same one hashed with new parameters)."""

@@ -190,7 +190,8 @@ class AuditRow(Base):
 class UserRow(Base):
     """Someone who signs in to the web app or the API (revision 0003): an argon2 password hash, a role, and
     the clinic (a clinician's) or the patient record (a patient's) that the role is limited to. An account
-    with `disabled_at` (UTC, revision 0004) cannot sign in."""
+    with `disabled_at` (UTC, revision 0004) cannot sign in; sessions and tokens made before `sessions_from`
+    (set on disabling) are void."""
 
     __tablename__ = "users"
     __table_args__ = (
@@ -206,3 +207,4 @@ class UserRow(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     created_at: Mapped[dt.datetime]
     disabled_at: Mapped[dt.datetime | None]
+    sessions_from: Mapped[dt.datetime | None]

@@ -124,7 +124,8 @@ class StoredSymptom:
 @dataclass(frozen=True)
 class StoredUser:
     """A web and API account. `patient_ref` is the pseudonymous id of a patient's own record; `disabled_at`
-    (UTC) is set on an account that may no longer sign in."""
+    (UTC) is set on an account that may no longer sign in; `sessions_from` (UTC) voids the sessions and
+    tokens made before it (set on disabling)."""
 
     id: int
     username: str
@@ -134,6 +135,7 @@ class StoredUser:
     patient_id: int | None
     created_at: dt.datetime
     disabled_at: dt.datetime | None = None
+    sessions_from: dt.datetime | None = None
     patient_ref: str | None = None
 
 
