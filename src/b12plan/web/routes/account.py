@@ -24,6 +24,7 @@ from b12plan.services.accounts import Actor
 from b12plan.store import Store
 from b12plan.web.deps import ActorStore, CsrfForm, PageActor, State, ensure_session
 from b12plan.web.errors import TooManyAttempts
+from b12plan.web.forms import field_problems, form_text
 from b12plan.web.routes.auth import client_address
 from b12plan.web.templating import render
 
@@ -34,15 +35,7 @@ _NEW_USER_FIELDS = ("username", "role", "clinic", "patient")
 
 
 def _raw(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _problems(exc: UserError) -> dict[str, str]:
-    placed: dict[str, str] = {}
-    for problem in exc.problems:
-        placed.setdefault(problem.field or "form", problem.problem)
-    return placed
+    return form_text(form, name, strip=False)
 
 
 def _repeated(password: str, repeat: str, field: str = "repeat_password") -> None:
@@ -78,7 +71,7 @@ def change_password(
     except UserError as exc:
         if any(p.field == "current_password" for p in exc.problems):
             state.limiter.failed(address, actor.username)
-        return _account_page(request, _problems(exc), 422)
+        return _account_page(request, field_problems(exc), 422)
     ensure_session(request).sign_in(changed.user_id, changed.stamp)
     return RedirectResponse("/account?saved=password", status_code=303)
 
@@ -123,7 +116,7 @@ def add_account(request: Request, actor: PageActor, store: ActorStore, form: Csr
             patient=values["patient"] or None,
         )
     except UserError as exc:
-        return _accounts_page(request, store, actor, 422, values=values, errors=_problems(exc))
+        return _accounts_page(request, store, actor, 422, values=values, errors=field_problems(exc))
     return RedirectResponse("/accounts?saved=account", status_code=303)
 
 
@@ -138,7 +131,8 @@ def reset_password(
     except UnknownAccountError:
         raise  # no such account: the error page (404), there is no form of theirs to show it beside
     except UserError as exc:
-        return _accounts_page(request, store, actor, 422, reset_for=username, reset_errors=_problems(exc))
+        problems = field_problems(exc)
+        return _accounts_page(request, store, actor, 422, reset_for=username, reset_errors=problems)
     if changed.user_id == actor.user_id:  # their own: this session goes on with the new password
         ensure_session(request).sign_in(changed.user_id, changed.stamp)
     return RedirectResponse(f"/accounts?saved=reset&for={quote(changed.username)}", status_code=303)

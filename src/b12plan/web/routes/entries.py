@@ -12,13 +12,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData
 
 from b12plan.errors import FieldProblem, UserError
 from b12plan.services import as_user, overviews
 from b12plan.services.accounts import Actor, Role
 from b12plan.store import Store
 from b12plan.web.deps import ActorStore, Clock, CsrfForm, PageActor
+from b12plan.web.forms import field_problems, form_text
 from b12plan.web.routes.pages import patient_context
 from b12plan.web.templating import render
 
@@ -26,11 +26,6 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 _DOSE_FIELDS = ("at", "dose", "route", "site", "lot", "expiry", "vial_id", "product_id")
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _date(text: str, field: str) -> dt.date | None:
@@ -62,13 +57,6 @@ def _float(text: str, field: str) -> float | None:
         return float(text.replace(",", "."))
     except ValueError:
         raise UserError([FieldProblem(field, f"{text!r} is not a number")]) from None
-
-
-def _problems(exc: UserError) -> dict[str, str]:
-    placed: dict[str, str] = {}
-    for problem in exc.problems:
-        placed.setdefault(problem.field or "form", problem.problem)
-    return placed
 
 
 def _back(actor: Actor, ref: str, saved: str) -> Response:
@@ -109,7 +97,7 @@ def dose_page(request: Request, ref: str, actor: PageActor, store: ActorStore, n
 def record_dose(
     request: Request, ref: str, actor: PageActor, store: ActorStore, form: CsrfForm, now: Clock
 ) -> Response:
-    values = {name: _text(form, name) for name in _DOSE_FIELDS}
+    values = {name: form_text(form, name) for name in _DOSE_FIELDS}
     try:
         vial = values["vial_id"]
         if vial and not vial.isdigit():
@@ -129,7 +117,7 @@ def record_dose(
             product=values["product_id"] or None,
         )
     except UserError as exc:
-        return _dose_page(request, store, actor, ref, now, values, _problems(exc), 422)
+        return _dose_page(request, store, actor, ref, now, values, field_problems(exc), 422)
     return _back(actor, ref, "dose")
 
 
@@ -147,7 +135,7 @@ def _patient_page_again(
 def record_vial(
     request: Request, ref: str, actor: PageActor, store: ActorStore, form: CsrfForm, now: Clock
 ) -> Response:
-    values = {name: _text(form, name) for name in ("product_id", "opened", "lot", "expiry")}
+    values = {name: form_text(form, name) for name in ("product_id", "opened", "lot", "expiry")}
     try:
         as_user.open_vial(
             store,
@@ -161,7 +149,7 @@ def record_vial(
         )
     except UserError as exc:
         return _patient_page_again(
-            request, store, actor, ref, now, vial_values=values, vial_errors=_problems(exc)
+            request, store, actor, ref, now, vial_values=values, vial_errors=field_problems(exc)
         )
     return _back(actor, ref, "vial")
 
@@ -170,7 +158,7 @@ def record_vial(
 def record_lab(
     request: Request, ref: str, actor: PageActor, store: ActorStore, form: CsrfForm, now: Clock
 ) -> Response:
-    values = {name: _text(form, name) for name in ("test", "value", "unit", "date", "upper_limit")}
+    values = {name: form_text(form, name) for name in ("test", "value", "unit", "date", "upper_limit")}
     try:
         as_user.add_lab(
             store,
@@ -185,7 +173,7 @@ def record_lab(
         )
     except UserError as exc:
         return _patient_page_again(
-            request, store, actor, ref, now, lab_values=values, lab_errors=_problems(exc)
+            request, store, actor, ref, now, lab_values=values, lab_errors=field_problems(exc)
         )
     return _back(actor, ref, "lab")
 
@@ -194,11 +182,11 @@ def record_lab(
 def record_diary(
     request: Request, ref: str, actor: PageActor, store: ActorStore, form: CsrfForm, now: Clock
 ) -> Response:
-    values = {key: _text(form, key) for key in form if key != "csrf_token"}
+    values = {key: form_text(form, key) for key in form if key != "csrf_token"}
     scores = {key.removeprefix("score-"): v for key, v in values.items() if key.startswith("score-") and v}
     try:
         as_user.add_diary(store, actor, ref, scores, date=_date(values.get("date", ""), "date"), now=now)
     except UserError as exc:
-        errors = _problems(exc)
+        errors = field_problems(exc)
         return _patient_page_again(request, store, actor, ref, now, diary_values=values, diary_errors=errors)
     return _back(actor, ref, "diary")
