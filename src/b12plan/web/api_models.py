@@ -239,19 +239,7 @@ class AdministrationOut(BaseModel):
 
     @classmethod
     def of(cls, a: StoredAdministration) -> AdministrationOut:
-        return cls(
-            id=a.id,
-            at=a.at,
-            dose_mcg=a.dose_mcg,
-            route=a.route,
-            volume_ml=a.volume_ml,
-            product_id=a.product_id,
-            lot=a.lot,
-            expiry=a.expiry,
-            site=a.site,
-            given_by=a.given_by,
-            vial_id=a.vial_id,
-        )
+        return cls.model_validate(a, from_attributes=True)
 
 
 class GivenOut(BaseModel):
