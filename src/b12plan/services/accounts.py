@@ -325,15 +325,20 @@ def authenticate(store: Store, username: str, password: str) -> Actor | None:
     return _actor(user)
 
 
+def _session_user(store: Store, user_id: int, stamp: str) -> StoredUser | None:
+    """The stored account a session or token names, if it still exists, is not disabled and its stamp is
+    the one the session carries (no new password, not disabled since)."""
+    user = store.user(user_id)
+    if user is None or user.disabled_at is not None:
+        return None
+    return user if hmac.compare_digest(_stamp(user).encode(), stamp.encode()) else None
+
+
 def signed_in(store: Store, user_id: int, stamp: str) -> Actor | None:
     """The account a session or token names, if it still exists, is not disabled and its password has not
     changed since."""
-    user = store.user(user_id)
-    if user is None or not hmac.compare_digest(_stamp(user).encode(), stamp.encode()):
-        return None
-    if user.disabled_at is not None:
-        return None
-    return _actor(user)
+    user = _session_user(store, user_id, stamp)
+    return _actor(user) if user is not None else None
 
 
 def list_users(store: Store) -> list[Actor]:
@@ -410,12 +415,9 @@ def change_password(store: Store, actor: Actor, current: str, new: str) -> Actor
     """`actor` changes their own password: `current` must be their password now, `new` passes
     `check_password` and differs from it. Problems name `current_password` and `new_password`. Returns the
     account with its new stamp: every other session and token made with the old password stops working."""
-    with store.transaction(write=False) as records:
-        user = records.user(actor.user_id)
-    if user is None or not hmac.compare_digest(_stamp(user).encode(), actor.stamp.encode()):
-        raise NotSignedInError("the password was changed: sign in again")
-    if user.disabled_at is not None:
-        raise NotSignedInError("this account is disabled")
+    user = _session_user(store, actor.user_id, actor.stamp)
+    if user is None:
+        raise NotSignedInError("this session has ended: sign in again")
     problems: list[FieldProblem] = []
     if len(current) > MAX_PASSWORD_LENGTH or not verify_password(user.password_hash, current):
         problems.append(FieldProblem("current_password", "is not your current password"))
